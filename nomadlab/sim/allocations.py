@@ -1,0 +1,386 @@
+"""Allocation lifecycle: creation, task progress on the clock, stop, restart, failure, health.
+
+Task progress is scheduled as timers on the cluster clock and applied through the transition
+tables of :mod:`nomadlab.sim.lifecycle`; this module only decides *when* each trigger fires and
+what the allocation, job and deployment do as a consequence.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from . import wire
+from .clock import NS_PER_S
+from .errors import NomadHTTPError
+from .lifecycle import (
+    CLIENT_DESCRIPTIONS,
+    CLIENT_TRANSITIONS,
+    Behaviour,
+    IllegalTransition,
+    apply_task_transition,
+    client_status,
+    restart_decision,
+)
+from .scheduler import alloc_terminal
+
+if TYPE_CHECKING:
+    from .cluster import SimCluster
+
+__all__ = ["AllocationOperations"]
+
+KILL_DELAY_S = 1.0
+
+
+def _duration_text(ns: int) -> str:
+    """A Go ``time.Duration`` string for whole seconds/minutes/hours (e.g. ``30m0s``)."""
+    s = ns // NS_PER_S
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return f"{h}h{m}m{sec}s"
+    if m:
+        return f"{m}m{sec}s"
+    return f"{sec}s"
+
+
+class AllocationOperations:
+    """Allocation-level behaviour of :class:`~nomadlab.sim.cluster.SimCluster`."""
+
+    def _gen(self: SimCluster) -> dict[str, int]:
+        """Per-allocation generation: timers from before a stop or restart are ignored."""
+        return self._alloc_generation
+
+    # -- creation -------------------------------------------------------------------------------
+    def create_allocation(
+        self: SimCluster,
+        job: dict[str, Any],
+        tg: dict[str, Any],
+        index: int,
+        node: dict[str, Any],
+        *,
+        eval_id: str,
+        idx: int,
+        metric: dict[str, Any] | None = None,
+        previous: dict[str, Any] | None = None,
+        deployment_id: str = "",
+    ) -> dict[str, Any]:
+        """Write a new pending allocation and schedule its tasks' start."""
+        versions = self.state.job_versions.get((job["Namespace"], job["ID"]), [])
+        embedded = next((v for v in versions if v["Version"] == job["Version"]), job)
+        alloc = wire.new_allocation(
+            alloc_id=self.new_id(), eval_id=eval_id, job=embedded, task_group=tg["Name"],
+            index=index, node=node, now_ns=self.now_ns(), create_index=idx,
+            deployment_id=deployment_id, previous_allocation=previous["ID"] if previous else "",
+            metrics=metric,
+        )
+        if previous is not None:
+            previous["NextAllocation"] = alloc["ID"]
+            previous["ModifyIndex"] = idx
+            if previous["ClientStatus"] in ("failed", "lost") or previous.get("FollowupEvalID"):
+                events = list(((previous.get("RescheduleTracker") or {}).get("Events")) or [])
+                events.append({
+                    "RescheduleTime": self.now_ns(),
+                    "PrevAllocID": previous["ID"],
+                    "PrevNodeID": previous.get("NodeID", ""),
+                    "Delay": self._reschedule_delay(job, tg, previous),
+                })
+                alloc["RescheduleTracker"] = {"Events": events, "LastReschedule": "ok"}
+        self.state.put_alloc(alloc)
+        if deployment_id and deployment_id in self.state.deployments:
+            dstate = (self.state.deployments[deployment_id]["TaskGroups"] or {}).get(tg["Name"])
+            if dstate is not None:
+                dstate["PlacedAllocs"] += 1
+        self._gen()[alloc["ID"]] = 0
+        self._schedule_start(alloc, first=True)
+        return alloc
+
+    def _reschedule_delay(self: SimCluster, job: dict[str, Any], tg: dict[str, Any], prev: dict[str, Any]) -> int:
+        from .lifecycle import reschedule_delay_ns
+
+        policy = tg.get("ReschedulePolicy") or {}
+        return reschedule_delay_ns(policy, prev.get("RescheduleTracker")) if policy else 0
+
+    def _schedule_start(self: SimCluster, alloc: dict[str, Any], *, first: bool, task: str | None = None,
+                        delay_ns: int = 0) -> None:
+        job = alloc["Job"]
+        tg = _group(job, alloc["TaskGroup"])
+        gen = self._gen().get(alloc["ID"], 0)
+        for t in tg.get("Tasks") or ():
+            if task is not None and t["Name"] != task:
+                continue
+            b = Behaviour.of(job, tg, t)
+            now = self.now_ns()
+            if first:
+                self.at(now + 10_000_000, self._task_trigger, alloc["ID"], t["Name"], gen, "receive")
+                if t.get("Driver") == "docker":
+                    self.at(now + 20_000_000, self._task_trigger, alloc["ID"], t["Name"], gen, "pull")
+                self.at(now + int(b.start_s * NS_PER_S), self._task_trigger, alloc["ID"], t["Name"], gen, "start")
+            else:
+                self.at(now + delay_ns, self._task_trigger, alloc["ID"], t["Name"], gen, "restart_start")
+
+    # -- task triggers --------------------------------------------------------------------------
+    def _task_trigger(self: SimCluster, alloc_id: str, task: str, gen: int, trigger: str) -> None:
+        alloc = self.state.allocs.get(alloc_id)
+        if alloc is None or self._gen().get(alloc_id) != gen or alloc["DesiredStatus"] != "run":
+            return
+        state = (alloc.get("TaskStates") or {}).get(task)
+        if state is None:
+            return
+        job = alloc["Job"]
+        tg = _group(job, alloc["TaskGroup"])
+        t = next(x for x in tg["Tasks"] if x["Name"] == task)
+        b = Behaviour.of(job, tg, t)
+        now = self.now_ns()
+        fields: dict[str, dict[str, Any]] = {}
+        if trigger == "pull":
+            image = (t.get("Config") or {}).get("image", "")
+            fields["Driver"] = {"DriverMessage": f"Downloading image {image}".strip()}
+        if trigger in ("exit_ok", "exit_restart", "exit_fail"):
+            oom = b.fail == "oom" and trigger != "exit_ok"
+            code = 0 if trigger == "exit_ok" else (137 if oom else b.exit_code)
+            signal = 9 if oom else 0
+            fields["Terminated"] = {
+                "ExitCode": code, "Signal": signal,
+                "Details": {"exit_code": str(code), "signal": str(signal),
+                            "oom_killed": "true" if oom else "false"},
+                **({"Message": "OOM Killed"} if oom else {}),
+            }
+        if trigger == "exit_restart":
+            policy = tg.get("RestartPolicy") or {}
+            fields["Restarting"] = {"RestartReason": "Restart within policy",
+                                    "StartDelay": int(policy.get("Delay") or 0)}
+        if trigger == "exit_fail":
+            policy = tg.get("RestartPolicy") or {}
+            fields["Not Restarting"] = {
+                "RestartReason": (
+                    f"Exceeded allowed attempts {int(policy.get('Attempts') or 0)} in interval "
+                    f"{_duration_text(int(policy.get('Interval') or 0))} and mode is "
+                    f"\"{policy.get('Mode') or 'fail'}\""
+                ),
+                "FailsTask": True,
+            }
+        try:
+            apply_task_transition(state, trigger, now, fields)
+        except IllegalTransition:
+            return
+        idx = self.state.next_index()
+        if trigger in ("start", "restart_start"):
+            if b.fail:
+                self.after(b.fail_after_s, self._task_exit, alloc_id, task, gen, False)
+            elif b.run_s is not None:
+                self.after(b.run_s, self._task_exit, alloc_id, task, gen, True)
+        if trigger == "exit_fail":
+            for other, ostate in alloc["TaskStates"].items():
+                if other != task and ostate["State"] != "dead":
+                    try:
+                        apply_task_transition(ostate, "sibling_failed", now,
+                                              {"Sibling Task Failed": {"FailedSibling": task}})
+                    except IllegalTransition:
+                        pass
+        if trigger == "exit_restart":
+            delay = int((tg.get("RestartPolicy") or {}).get("Delay") or 0)
+            self._schedule_start(alloc, first=False, task=task, delay_ns=delay)
+        self._set_client_status(alloc, idx)
+
+    def _task_exit(self: SimCluster, alloc_id: str, task: str, gen: int, ok: bool) -> None:
+        alloc = self.state.allocs.get(alloc_id)
+        if alloc is None or self._gen().get(alloc_id) != gen or alloc["DesiredStatus"] != "run":
+            return
+        state = alloc["TaskStates"].get(task)
+        if state is None or state["State"] != "running":
+            return
+        if ok:
+            self._task_trigger(alloc_id, task, gen, "exit_ok")
+            return
+        tg = _group(alloc["Job"], alloc["TaskGroup"])
+        policy = tg.get("RestartPolicy") or {}
+        interval = int(policy.get("Interval") or 0)
+        times = self._restart_times.setdefault((alloc_id, task), [])
+        now = self.now_ns()
+        recent = [t for t in times if interval == 0 or now - t < interval]
+        decision, _ = restart_decision(policy, len(recent))
+        if decision == "restart":
+            times.append(now)
+            self._task_trigger(alloc_id, task, gen, "exit_restart")
+        else:
+            self._task_trigger(alloc_id, task, gen, "exit_fail")
+
+    def _set_client_status(self: SimCluster, alloc: dict[str, Any], idx: int) -> None:
+        """Derive the client status from the tasks, and react to a change of it."""
+        new = client_status(alloc["TaskStates"])
+        old = alloc["ClientStatus"]
+        now = self.now_ns()
+        alloc["ModifyIndex"] = idx
+        alloc["ModifyTime"] = now
+        tables = ["allocs"]
+        if new != old and (old, new) in CLIENT_TRANSITIONS:
+            alloc["ClientStatus"] = new
+            alloc["ClientDescription"] = CLIENT_DESCRIPTIONS.get(new, "")
+            if new == "running" and alloc.get("DeploymentID"):
+                update = _group(alloc["Job"], alloc["TaskGroup"]).get("Update") or {}
+                wait = int(update.get("MinHealthyTime") or 10 * NS_PER_S)
+                self.at(now + wait, self._alloc_healthy, alloc["ID"], self._gen().get(alloc["ID"], 0))
+            if new == "failed":
+                tables += self._on_alloc_failed(alloc, idx)
+        self.state.commit(idx, tables)
+        self._refresh_job(alloc["Namespace"], alloc["JobID"], idx)
+        if new != old and new in ("complete", "failed"):
+            self.unblock_evals()
+
+    # -- deployments ----------------------------------------------------------------------------
+    def _alloc_healthy(self: SimCluster, alloc_id: str, gen: int) -> None:
+        alloc = self.state.allocs.get(alloc_id)
+        if alloc is None or self._gen().get(alloc_id) != gen or alloc["ClientStatus"] != "running":
+            return
+        if alloc.get("DeploymentStatus") and alloc["DeploymentStatus"].get("Healthy") is not None:
+            return
+        idx = self.state.next_index()
+        alloc["DeploymentStatus"] = {"Healthy": True, "Timestamp": wire.rfc3339(self.now_ns()),
+                                     "Canary": False, "ModifyIndex": idx}
+        alloc["ModifyIndex"] = idx
+        dep = self.state.deployments.get(alloc.get("DeploymentID", ""))
+        tables = ["allocs"]
+        if dep is not None and dep["Status"] == "running":
+            dstate = dep["TaskGroups"].get(alloc["TaskGroup"])
+            if dstate is not None:
+                dstate["HealthyAllocs"] += 1
+            dep["ModifyIndex"] = idx
+            dep["ModifyTime"] = self.now_ns()
+            tables.append("deployment")
+            if all(s["HealthyAllocs"] >= s["DesiredTotal"] for s in dep["TaskGroups"].values()):
+                dep["Status"] = "successful"
+                dep["StatusDescription"] = "Deployment completed successfully"
+                self._mark_stable(dep["Namespace"], dep["JobID"], dep["JobVersion"], idx)
+                tables += ["jobs", "job_version"]
+        self.state.commit(idx, tables)
+
+    def _mark_stable(self: SimCluster, ns: str, job_id: str, version: int, idx: int) -> None:
+        job = self.state.jobs.get((ns, job_id))
+        if job is not None and job["Version"] == version:
+            job["Stable"] = True
+            job["ModifyIndex"] = idx
+        for v in self.state.job_versions.get((ns, job_id), []):
+            if v["Version"] == version:
+                v["Stable"] = True
+
+    def _on_alloc_failed(self: SimCluster, alloc: dict[str, Any], idx: int) -> list[str]:
+        """A failed allocation: mark it unhealthy, fail its deployment, ask for a reschedule."""
+        tables: list[str] = []
+        dep = self.state.deployments.get(alloc.get("DeploymentID", ""))
+        if dep is not None and not (alloc.get("DeploymentStatus") or {}).get("Healthy"):
+            alloc["DeploymentStatus"] = {"Healthy": False, "Timestamp": wire.rfc3339(self.now_ns()),
+                                         "Canary": False, "ModifyIndex": idx}
+            if dep["Status"] == "running":
+                dstate = dep["TaskGroups"].get(alloc["TaskGroup"])
+                if dstate is not None:
+                    dstate["UnhealthyAllocs"] += 1
+                self._fail_deployment(dep, idx, "Failed due to unhealthy allocations")
+                tables.append("deployment")
+        job = self.state.jobs.get((alloc["Namespace"], alloc["JobID"]))
+        if job is not None and not job.get("Stop") and job["Type"] in ("service", "batch"):
+            self.after(0, self._alloc_failure_eval, alloc["Namespace"], alloc["JobID"])
+        return tables
+
+    def _alloc_failure_eval(self: SimCluster, ns: str, job_id: str) -> None:
+        job = self.state.jobs.get((ns, job_id))
+        if job is None:
+            return
+        idx = self.state.next_index()
+        ev = self._create_eval(job, "alloc-failure", idx, priority=job["Priority"])
+        self.state.commit(idx, ["evals"])
+        self.process_eval(ev["ID"])
+
+    def _fail_deployment(self: SimCluster, dep: dict[str, Any], idx: int, reason: str) -> None:
+        dep["Status"] = "failed"
+        dep["ModifyIndex"] = idx
+        dep["ModifyTime"] = self.now_ns()
+        auto_revert = any(s.get("AutoRevert") for s in dep["TaskGroups"].values())
+        stable = None
+        if auto_revert:
+            versions = self.state.job_versions.get((dep["Namespace"], dep["JobID"]), [])
+            stable = next((v for v in reversed(versions)
+                           if v.get("Stable") and v["Version"] < dep["JobVersion"]), None)
+        if stable is None:
+            dep["StatusDescription"] = reason
+            return
+        dep["StatusDescription"] = f"{reason} - rolling back to job version {stable['Version']}"
+        spec = copy.deepcopy(stable)
+        self.after(0, self._revert_to, dep["Namespace"], spec)
+
+    def _revert_to(self: SimCluster, ns: str, spec: dict[str, Any]) -> None:
+        self.register_job(spec, namespace=ns, triggered_by="deployment-watcher")
+
+    # -- stopping -------------------------------------------------------------------------------
+    def stop_allocation_desired(self: SimCluster, alloc: dict[str, Any], description: str, idx: int) -> None:
+        """Server side: mark an allocation to stop; the client kills its tasks a moment later."""
+        alloc["DesiredStatus"] = "stop"
+        alloc["DesiredDescription"] = description
+        alloc["ModifyIndex"] = idx
+        alloc["AllocModifyIndex"] = idx
+        alloc["ModifyTime"] = self.now_ns()
+        gen = self._gen()[alloc["ID"]] = self._gen().get(alloc["ID"], 0) + 1
+        if alloc["ClientStatus"] in ("pending", "running"):
+            self.after(KILL_DELAY_S, self._kill, alloc["ID"], gen)
+
+    def _kill(self: SimCluster, alloc_id: str, gen: int) -> None:
+        alloc = self.state.allocs.get(alloc_id)
+        if alloc is None or self._gen().get(alloc_id) != gen:
+            return
+        now = self.now_ns()
+        tg = _group(alloc["Job"], alloc["TaskGroup"])
+        timeouts = {t["Name"]: int(t.get("KillTimeout") or 5 * NS_PER_S) for t in tg.get("Tasks") or ()}
+        for name, state in alloc["TaskStates"].items():
+            if state["State"] == "dead":
+                continue
+            apply_task_transition(state, "kill", now, {"Killing": {"KillTimeout": timeouts.get(name, 0)}})
+        idx = self.state.next_index()
+        alloc["ClientStatus"] = "complete" if alloc["ClientStatus"] != "failed" else "failed"
+        alloc["ClientDescription"] = CLIENT_DESCRIPTIONS[alloc["ClientStatus"]]
+        alloc["ModifyIndex"] = idx
+        alloc["ModifyTime"] = now
+        self.state.commit(idx, ["allocs"])
+        self._refresh_job(alloc["Namespace"], alloc["JobID"], idx)
+        self.unblock_evals()
+
+    def stop_alloc(self: SimCluster, alloc_id: str, *, no_shutdown_delay: bool = False,
+                   reschedule: bool = False) -> dict[str, Any]:
+        """``POST /v1/allocation/:id/stop``: migrate the allocation away (a replacement is placed)."""
+        with self.state.lock:
+            alloc = self.state.allocs.get(alloc_id)
+            if alloc is None:
+                raise NomadHTTPError(404, "allocation not found")
+            job = self.state.jobs.get((alloc["Namespace"], alloc["JobID"])) or alloc["Job"]
+            idx = self.state.next_index()
+            alloc["DesiredTransition"] = dict(alloc.get("DesiredTransition") or {}, Migrate=True,
+                                              NoShutdownDelay=no_shutdown_delay or None)
+            if reschedule:
+                alloc["DesiredTransition"]["Reschedule"] = True
+            alloc["ModifyIndex"] = idx
+            ev = self._create_eval(job, "alloc-stop", idx, priority=job["Priority"])
+            self.state.commit(idx, ["allocs", "evals"])
+            self.process_eval(ev["ID"])
+            return {"EvalID": ev["ID"], "Index": idx}
+
+    def mark_lost(self: SimCluster, alloc: dict[str, Any], idx: int) -> None:
+        """Client side is gone: the allocation is lost and its tasks are dead."""
+        if alloc_terminal(alloc):
+            return
+        now = self.now_ns()
+        for state in alloc["TaskStates"].values():
+            if state["State"] != "dead":
+                apply_task_transition(state, "lost", now)
+        self._gen()[alloc["ID"]] = self._gen().get(alloc["ID"], 0) + 1
+        alloc["DesiredStatus"] = "stop"
+        alloc["DesiredDescription"] = "alloc is lost since its node is down"
+        alloc["ClientStatus"] = "lost"
+        alloc["ClientDescription"] = "alloc is lost since its node is down"
+        alloc["ModifyIndex"] = idx
+        alloc["ModifyTime"] = now
+
+
+def _group(job: dict[str, Any], name: str) -> dict[str, Any]:
+    for tg in job.get("TaskGroups") or ():
+        if tg["Name"] == name:
+            return tg
+    return {"Name": name, "Tasks": []}

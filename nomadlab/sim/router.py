@@ -1,0 +1,297 @@
+"""Routing and the request/response conventions every simulated endpoint shares.
+
+Nomad's HTTP layer (``command/agent/http.go``) is mirrored here once, so that route handlers stay
+thin: query-parameter parsing with Nomad's 400 texts, ``X-Nomad-*`` meta headers, ``?pretty``,
+blocking queries on table indexes, and go-bexpr filtering followed by pagination.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .errors import NomadHTTPError, bad_request
+from .http import Request, Response
+
+if TYPE_CHECKING:
+    from .cluster import SimCluster
+
+__all__ = [
+    "Router",
+    "Route",
+    "json_response",
+    "parse_bool",
+    "parse_duration",
+    "query_bool",
+    "query_int",
+    "namespace_of",
+    "blocking",
+    "paginate",
+    "compile_filter_param",
+    "MAX_BLOCKING_S",
+    "DEFAULT_BLOCKING_S",
+]
+
+Handler = Callable[..., Response]
+
+MAX_BLOCKING_S = 300.0  # MaxBlockingRPCQueryTime
+DEFAULT_BLOCKING_S = 300.0  # DefaultBlockingRPCQueryTime
+JITTER_FRACTION = 16
+
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def parse_bool(text: str) -> bool:
+    """Go's ``strconv.ParseBool``; raises ``ValueError`` like it does."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
+
+
+_DURATION_UNITS = {
+    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
+}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_duration(text: str) -> float:
+    """Go's ``time.ParseDuration``, returning seconds; raises ``ValueError`` on bad input."""
+    s = text
+    sign = 1.0
+    if s[:1] in "+-" and s:
+        sign = -1.0 if s[0] == "-" else 1.0
+        s = s[1:]
+    if s == "0":
+        return 0.0
+    if not s:
+        raise ValueError(f'time: invalid duration "{text}"')
+    total = 0.0
+    pos = 0
+    while pos < len(s):
+        m = _DURATION_PART.match(s, pos)
+        if not m:
+            if re.match(r"\d", s[pos:]) and not re.match(r"(\d+(?:\.\d*)?|\.\d+)[a-zµμ]", s[pos:]):
+                raise ValueError(f'time: missing unit in duration "{text}"')
+            raise ValueError(f'time: invalid duration "{text}"')
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    return sign * total
+
+
+def query_bool(req: Request, name: str, default: bool = False) -> bool:
+    """A boolean query parameter: present with no value means true (Nomad's ``parseBool``)."""
+    if name not in req.query:
+        return default
+    value = req.param(name) or ""
+    if value == "":
+        return True
+    try:
+        return parse_bool(value)
+    except ValueError as exc:
+        raise bad_request(f'Failed to parse value of "{name}" ({value}): {exc}') from None
+
+
+def query_int(req: Request, name: str, default: int = 0) -> int:
+    value = req.param(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise bad_request(f"Expect a number for `{name}` query string parameter") from None
+
+
+def namespace_of(req: Request) -> str:
+    """``?namespace=``, defaulting to ``default`` as Nomad's ``parseNamespace`` does."""
+    return req.param("namespace") or "default"
+
+
+def json_response(
+    req: Request,
+    payload: Any,
+    *,
+    index: int | None = None,
+    meta: bool = False,
+    known_leader: bool = True,
+    next_token: str = "",
+    status: int = 200,
+) -> Response:
+    """Encode ``payload`` as Nomad does (compact, or 4-space indented with ``?pretty``)."""
+    headers = {"Content-Type": "application/json"}
+    if index is not None:
+        headers["X-Nomad-Index"] = str(index)
+    if meta:
+        headers["X-Nomad-KnownLeader"] = "true" if known_leader else "false"
+        headers["X-Nomad-LastContact"] = "0"
+        if next_token:
+            headers["X-Nomad-NextToken"] = next_token
+    pretty = req.has("pretty") and (req.param("pretty") or "") != "0"
+    if pretty:
+        body = _pretty(payload)
+    else:
+        body = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
+    return Response(status=status, headers=headers, body=body)
+
+
+def _pretty(payload: Any) -> bytes:
+    import json
+
+    return (json.dumps(payload, indent=4, ensure_ascii=False) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class BlockingParams:
+    index: int
+    wait_s: float
+
+
+def blocking_params(req: Request) -> BlockingParams:
+    """Nomad's ``parseWait``: ``index`` and ``wait`` with their 400 texts."""
+    wait_s = 0.0
+    wait = req.param("wait")
+    if wait is not None and wait != "":
+        try:
+            wait_s = parse_duration(wait)
+        except ValueError:
+            raise bad_request("Invalid wait time") from None
+    index = 0
+    raw = req.param("index")
+    if raw is not None and raw != "":
+        try:
+            index = int(raw)
+            if index < 0:
+                raise ValueError
+        except ValueError:
+            raise bad_request("Invalid index") from None
+    return BlockingParams(index=index, wait_s=wait_s)
+
+
+def blocking(
+    cluster: SimCluster,
+    req: Request,
+    tables: Sequence[str],
+    rng: random.Random | None = None,
+) -> int:
+    """Hold a blocking query until ``tables`` pass ``?index=``, or the wait runs out.
+
+    Applies Nomad's rules: blocking only when ``index > 0``; a missing or non-positive ``wait``
+    means 300 s; the wait is capped at 300 s; a random jitter in ``[0, wait/16)`` is added.
+    Returns the tables' current index. The caller computes the result after this returns.
+    """
+    params = blocking_params(req)
+    if params.index <= 0:
+        return cluster.state.max_index(tables)
+    wait = params.wait_s if params.wait_s > 0 else DEFAULT_BLOCKING_S
+    wait = min(wait, MAX_BLOCKING_S)
+    wait += (rng or random).random() * wait / JITTER_FRACTION
+    wait = min(wait, cluster.max_blocking_wait_s)
+    return cluster.state.wait_for(tables, params.index, wait)
+
+
+def compile_filter_param(req: Request) -> Callable[[Any], bool] | None:
+    """Compile ``?filter=`` or answer Nomad's 400 for an expression that does not parse."""
+    expression = req.param("filter")
+    if not expression:
+        return None
+    from .bexpr import FilterSyntaxError, compile_filter
+
+    try:
+        return compile_filter(expression)
+    except FilterSyntaxError as exc:
+        raise bad_request(
+            f"failed to create result paginator: failed to read filter expression: {exc}"
+        ) from None
+
+
+def paginate(
+    req: Request,
+    items: Iterable[Any],
+    *,
+    token: Callable[[Any], str],
+    sort_key: Callable[[str], Any],
+    full: Callable[[Any], Any] | None = None,
+    project: Callable[[Any], Any] = lambda o: o,
+) -> tuple[list[Any], str]:
+    """Filter, then page through ``items`` (already in ascending order) as Nomad's paginator does.
+
+    ``token(obj)`` is the object's pagination token and ``sort_key(token)`` orders tokens, so the
+    next page starts *at* (and includes) the first object whose token is ``>= next_token``
+    (``<=`` with ``reverse``). The filter runs against ``full(obj)`` (the full object) before
+    paging. Returns the projected page and the next token ("" on the last page).
+    """
+    flt = compile_filter_param(req)
+    per_page = query_int(req, "per_page", 0)
+    next_token = req.param("next_token") or ""
+    reverse = req.param("reverse") == "true"
+    ordered = list(items)
+    if reverse:
+        ordered.reverse()
+    start_key = sort_key(next_token) if next_token else None
+    page: list[Any] = []
+    next_out = ""
+    if flt is not None:
+        from .bexpr import FilterEvalError
+    for obj in ordered:
+        if start_key is not None:
+            k = sort_key(token(obj))
+            if (k < start_key) if not reverse else (k > start_key):
+                continue
+        if flt is not None:
+            try:
+                if not flt(full(obj) if full else obj):
+                    continue
+            except FilterEvalError as exc:
+                raise bad_request(f"failed to read result page: {exc}") from None
+        if per_page > 0 and len(page) == per_page:
+            next_out = token(obj)
+            break
+        page.append(project(obj))
+    return page, next_out
+
+
+@dataclass(frozen=True)
+class Route:
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+class Router:
+    """An ordered table of ``(methods, path regex, handler)``; the first match wins.
+
+    A path that matches with a method the route does not take answers 405 ``Invalid method``,
+    as Nomad's handlers do; a path no route knows answers 404 with an empty body.
+    """
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, methods: str, pattern: str, handler: Handler) -> None:
+        self.routes.append(
+            Route(frozenset(methods.split("|")), re.compile(pattern + r"\Z"), handler)
+        )
+
+    def dispatch(self, cluster: SimCluster, req: Request) -> Response:
+        allowed = False
+        for route in self.routes:
+            m = route.pattern.match(req.path)
+            if not m:
+                continue
+            if req.method not in route.methods and "*" not in route.methods:
+                allowed = True
+                continue
+            try:
+                return route.handler(cluster, req, **m.groupdict())
+            except NomadHTTPError as exc:
+                return Response.text(exc.status, exc.body, exc.headers)
+        if allowed:
+            return Response.text(405, "Invalid method")
+        return Response.empty(404)

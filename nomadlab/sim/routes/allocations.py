@@ -1,0 +1,70 @@
+"""Routes under ``/v1/allocations`` and ``/v1/allocation/:id`` (REFERENCE §3)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import wire
+from ..errors import NomadHTTPError
+from ..http import Request, Response
+from ..router import Router, blocking, json_response, namespace_of, paginate, query_bool
+from .common import create_index_token, index_token_key, ns_matches
+
+if TYPE_CHECKING:
+    from ..cluster import SimCluster
+
+__all__ = ["register"]
+
+
+def allocs_list(c: SimCluster, req: Request) -> Response:
+    """GET /v1/allocations: AllocListStubs by CreateIndex (by ID with ``prefix``)."""
+    index = blocking(c, req, ["allocs"])
+    ns = namespace_of(req)
+    prefix = req.param("prefix") or ""
+    resources = query_bool(req, "resources")
+    task_states = query_bool(req, "task_states", True)
+    with c.state.lock:
+        allocs = [a for a in c.state.allocs.values()
+                  if ns_matches(a["Namespace"], ns) and a["ID"].startswith(prefix)]
+        if prefix:
+            allocs.sort(key=lambda a: a["ID"])
+            token, key = (lambda a: a["ID"]), (lambda t: t)
+        else:
+            allocs.sort(key=lambda a: (a["CreateIndex"], a["ID"]))
+            token, key = create_index_token, index_token_key
+        page, next_token = paginate(
+            req, allocs, token=token, sort_key=key,
+            project=lambda a: wire.alloc_stub(a, resources=resources, task_states=task_states),
+        )
+        return json_response(req, page, index=index, meta=True, next_token=next_token)
+
+
+def alloc_get(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    if req.method != "GET":
+        raise NomadHTTPError(405, "Invalid method")
+    index = blocking(c, req, ["allocs"])
+    with c.state.lock:
+        alloc = c.state.allocs.get(alloc_id)
+        if alloc is None:
+            raise NomadHTTPError(404, "alloc not found")
+        return json_response(req, alloc, index=alloc["ModifyIndex"] or index, meta=True)
+
+
+def alloc_stop(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    reply = c.stop_alloc(
+        alloc_id,
+        no_shutdown_delay=query_bool(req, "no_shutdown_delay"),
+        reschedule=query_bool(req, "reschedule"),
+    )
+    return json_response(req, reply, index=reply["Index"])
+
+
+def alloc_unknown(c: SimCluster, req: Request, alloc_id: str, sub: str) -> Response:
+    raise NomadHTTPError(404, "resource not found")
+
+
+def register(router: Router) -> None:
+    router.add("GET", r"/v1/allocations", allocs_list)
+    router.add("PUT|POST", r"/v1/allocation/(?P<alloc_id>[^/]+)/stop", alloc_stop)
+    router.add("*", r"/v1/allocation/(?P<alloc_id>[^/]+)/(?P<sub>.+)", alloc_unknown)
+    router.add("*", r"/v1/allocation/(?P<alloc_id>[^/]+)", alloc_get)

@@ -1,0 +1,66 @@
+"""Helpers shared by the route modules: request bodies and list shaping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..errors import bad_request
+from ..http import Request
+
+__all__ = ["decode_body", "ci_get", "create_index_token", "ns_matches", "index_token_key", "job_token_key"]
+
+
+def decode_body(req: Request, *, required: bool = True, status: int = 400) -> Any:
+    """Decode a JSON request body; bad JSON answers 400 with a Go-like decoder message."""
+    if not req.body.strip():
+        if required:
+            raise bad_request("Request body is empty")
+        return None
+    try:
+        return orjson.loads(req.body)
+    except orjson.JSONDecodeError as exc:
+        msg = str(exc)
+        if "unexpected end" in msg.lower() or "eof" in msg.lower():
+            text = "unexpected EOF"
+        else:
+            text = f"invalid character in JSON body: {msg}"
+        from ..errors import NomadHTTPError
+
+        raise NomadHTTPError(status, text) from None
+
+
+def ci_get(obj: Any, name: str, default: Any = None) -> Any:
+    """A key looked up case-insensitively, as Go's ``encoding/json`` matches struct fields."""
+    if not isinstance(obj, dict):
+        return default
+    if name in obj:
+        return obj[name]
+    lower = name.lower()
+    for k, v in obj.items():
+        if isinstance(k, str) and k.lower() == lower:
+            return v
+    return default
+
+
+def ns_matches(namespace: str, wanted: str) -> bool:
+    return wanted == "*" or namespace == wanted
+
+
+def create_index_token(obj: dict[str, Any]) -> str:
+    return f"{obj['CreateIndex']}.{obj['ID']}"
+
+
+def index_token_key(token: str) -> tuple[int, str]:
+    """Order ``<CreateIndex>.<ID>`` tokens numerically by index, then by ID."""
+    head, _, tail = token.partition(".")
+    try:
+        return (int(head), tail)
+    except ValueError:
+        return (0, token)
+
+
+def job_token_key(token: str) -> tuple[str, str]:
+    ns, _, job_id = token.partition(".")
+    return (ns, job_id)

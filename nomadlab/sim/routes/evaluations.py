@@ -1,0 +1,105 @@
+"""Routes for evaluations and deployments (REFERENCE §6, §11.7)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import wire
+from ..errors import NomadHTTPError, bad_request
+from ..http import Request, Response
+from ..router import Router, blocking, json_response, namespace_of, paginate
+from .common import create_index_token, index_token_key, ns_matches
+
+if TYPE_CHECKING:
+    from ..cluster import SimCluster
+
+__all__ = ["register"]
+
+
+def evals_list(c: SimCluster, req: Request) -> Response:
+    """GET /v1/evaluations, with ``job``/``status`` (not combinable with ``filter``)."""
+    job = req.param("job") or ""
+    status = req.param("status") or ""
+    if (job or status) and req.param("filter"):
+        raise bad_request("Filter expression cannot be used with other filter parameters")
+    index = blocking(c, req, ["evals"])
+    ns = namespace_of(req)
+    prefix = req.param("prefix") or ""
+    with c.state.lock:
+        evals = [e for e in c.state.evals.values()
+                 if ns_matches(e["Namespace"], ns) and e["ID"].startswith(prefix)
+                 and (not job or e["JobID"] == job) and (not status or e["Status"] == status)]
+        if prefix:
+            evals.sort(key=lambda e: e["ID"])
+            token, key = (lambda e: e["ID"]), (lambda t: t)
+        else:
+            evals.sort(key=lambda e: (e["CreateIndex"], e["ID"]))
+            token, key = create_index_token, index_token_key
+        page, next_token = paginate(req, evals, token=token, sort_key=key)
+        return json_response(req, page, index=index, meta=True, next_token=next_token)
+
+
+def eval_get(c: SimCluster, req: Request, eval_id: str) -> Response:
+    if req.method != "GET":
+        raise NomadHTTPError(405, "Invalid method")
+    index = blocking(c, req, ["evals"])
+    with c.state.lock:
+        ev = c.state.evals.get(eval_id)
+        if ev is None:
+            raise NomadHTTPError(404, "eval not found")
+        return json_response(req, ev, index=ev["ModifyIndex"] or index, meta=True)
+
+
+def eval_allocations(c: SimCluster, req: Request, eval_id: str) -> Response:
+    if req.method != "GET":
+        raise NomadHTTPError(405, "Invalid method")
+    index = blocking(c, req, ["allocs"])
+    with c.state.lock:
+        ids = c.state.allocs_by_eval.get(eval_id, {})
+        allocs = sorted((c.state.allocs[i] for i in ids if i in c.state.allocs), key=lambda a: a["CreateIndex"])
+        return json_response(req, [wire.alloc_stub(a) for a in allocs], index=index, meta=True)
+
+
+def deployments_list(c: SimCluster, req: Request) -> Response:
+    index = blocking(c, req, ["deployment"])
+    ns = namespace_of(req)
+    prefix = req.param("prefix") or ""
+    with c.state.lock:
+        deps = [d for d in c.state.deployments.values()
+                if ns_matches(d["Namespace"], ns) and d["ID"].startswith(prefix)]
+        if prefix:
+            deps.sort(key=lambda d: d["ID"])
+            token, key = (lambda d: d["ID"]), (lambda t: t)
+        else:
+            deps.sort(key=lambda d: (d["CreateIndex"], d["ID"]))
+            token, key = create_index_token, index_token_key
+        page, next_token = paginate(req, deps, token=token, sort_key=key)
+        return json_response(req, page, index=index, meta=True, next_token=next_token)
+
+
+def deployment_get(c: SimCluster, req: Request, dep_id: str) -> Response:
+    if req.method != "GET":
+        raise NomadHTTPError(405, "Invalid method")
+    index = blocking(c, req, ["deployment"])
+    with c.state.lock:
+        dep = c.state.deployments.get(dep_id)
+        if dep is None:
+            raise NomadHTTPError(404, "deployment not found")
+        return json_response(req, dep, index=dep["ModifyIndex"] or index, meta=True)
+
+
+def deployment_allocations(c: SimCluster, req: Request, dep_id: str) -> Response:
+    index = blocking(c, req, ["allocs"])
+    with c.state.lock:
+        allocs = sorted((a for a in c.state.allocs.values() if a.get("DeploymentID") == dep_id),
+                        key=lambda a: a["CreateIndex"])
+        return json_response(req, [wire.alloc_stub(a) for a in allocs], index=index, meta=True)
+
+
+def register(router: Router) -> None:
+    router.add("GET", r"/v1/evaluations", evals_list)
+    router.add("GET", r"/v1/evaluation/(?P<eval_id>[^/]+)/allocations", eval_allocations)
+    router.add("*", r"/v1/evaluation/(?P<eval_id>[^/]+)", eval_get)
+    router.add("GET", r"/v1/deployments", deployments_list)
+    router.add("GET", r"/v1/deployment/allocations/(?P<dep_id>[^/]+)", deployment_allocations)
+    router.add("*", r"/v1/deployment/(?P<dep_id>[^/]+)", deployment_get)

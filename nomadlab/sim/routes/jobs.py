@@ -1,0 +1,280 @@
+"""Routes under ``/v1/jobs`` and ``/v1/job/:id`` (REFERENCE §2)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import wire
+from ..errors import NomadHTTPError, bad_request
+from ..http import Request, Response
+from ..router import (
+    Router,
+    blocking,
+    json_response,
+    namespace_of,
+    paginate,
+    query_bool,
+    query_int,
+)
+from .common import ci_get, decode_body, job_token_key, ns_matches
+
+if TYPE_CHECKING:
+    from ..cluster import SimCluster
+
+__all__ = ["register"]
+
+# Sub-resources checked by suffix, in the order Nomad's jobSpecificRequest checks them.
+_SUFFIXES = (
+    "evaluate", "allocations", "evaluations", "periodic/force", "plan", "summary", "dispatch",
+    "versions", "revert", "deployments", "deployment", "stable", "scale", "services", "submission",
+)
+
+
+def jobs_list(c: SimCluster, req: Request) -> Response:
+    """GET /v1/jobs: JobListStubs sorted by (namespace, ID); blocking on jobs + summaries."""
+    index = blocking(c, req, ["jobs", "job_summary"])
+    ns = namespace_of(req)
+    prefix = req.param("prefix") or ""
+    meta = query_bool(req, "meta")
+    with c.state.lock:
+        jobs = sorted(
+            (j for (jns, jid), j in c.state.jobs.items() if ns_matches(jns, ns) and jid.startswith(prefix)),
+            key=lambda j: (j["Namespace"], j["ID"]),
+        )
+        page, next_token = paginate(
+            req, jobs,
+            token=lambda j: f"{j['Namespace']}.{j['ID']}",
+            sort_key=job_token_key,
+            project=lambda j: wire.job_stub(j, c.state.job_summaries[(j["Namespace"], j["ID"])], meta=meta),
+        )
+        return json_response(req, page, index=index, meta=True, next_token=next_token)
+
+
+def jobs_register(c: SimCluster, req: Request) -> Response:
+    """PUT/POST /v1/jobs."""
+    return json_response(req, _register(c, req, None), index=c.state.index)
+
+
+def _register(c: SimCluster, req: Request, path_id: str | None) -> dict[str, Any]:
+    body = decode_body(req)
+    job = ci_get(body, "Job")
+    if not job:
+        raise bad_request("Job must be specified")
+    if path_id is not None and ci_get(job, "ID") != path_id:
+        raise bad_request("Job ID does not match name")
+    namespace = ci_get(job, "Namespace") or req.param("namespace") or None
+    return c.register_job(
+        job,
+        namespace=namespace,
+        enforce_index=bool(ci_get(body, "EnforceIndex", False)),
+        job_modify_index=int(ci_get(body, "JobModifyIndex", 0) or 0),
+        eval_priority=int(ci_get(body, "EvalPriority", 0) or 0),
+        preserve_counts=bool(ci_get(body, "PreserveCounts", False)),
+        submission=ci_get(body, "Submission"),
+    )
+
+
+def job_specific(c: SimCluster, req: Request, rest: str) -> Response:
+    for suffix in _SUFFIXES:
+        if rest.endswith("/" + suffix):
+            job_id = rest[: -len(suffix) - 1]
+            return _SUB[suffix](c, req, job_id)
+    return job_crud(c, req, rest)
+
+
+def job_crud(c: SimCluster, req: Request, job_id: str) -> Response:
+    ns = namespace_of(req)
+    if req.method == "GET":
+        index = blocking(c, req, ["jobs"])
+        with c.state.lock:
+            job = c.get_job(ns, job_id)
+            if job is None:
+                raise NomadHTTPError(404, "job not found")
+            return json_response(req, job, index=job["ModifyIndex"] or index, meta=True)
+    if req.method in ("PUT", "POST"):
+        reply = _register(c, req, job_id)
+        return json_response(req, reply, index=c.state.index)
+    if req.method == "DELETE":
+        purge = query_bool(req, "purge")
+        query_bool(req, "global")
+        query_bool(req, "no_shutdown_delay")
+        priority = query_int(req, "eval_priority", 0)
+        reply = c.deregister_job(ns, job_id, purge=purge, eval_priority=priority)
+        return json_response(req, reply, index=reply["Index"])
+    raise NomadHTTPError(405, "Invalid method")
+
+
+def _get_only(req: Request) -> None:
+    if req.method != "GET":
+        raise NomadHTTPError(405, "Invalid method")
+
+
+def job_allocations(c: SimCluster, req: Request, job_id: str) -> Response:
+    _get_only(req)
+    index = blocking(c, req, ["allocs"])
+    ns = namespace_of(req)
+    show_all = query_bool(req, "all")
+    with c.state.lock:
+        allocs = c.state.job_allocs(ns, job_id)
+        job = c.get_job(ns, job_id)
+        if not show_all and job is not None:
+            allocs = [a for a in allocs if a["Job"].get("CreateIndex") == job["CreateIndex"]]
+        allocs.sort(key=lambda a: a["CreateIndex"])
+        return json_response(req, [wire.alloc_stub(a) for a in allocs], index=index, meta=True)
+
+
+def job_evaluations(c: SimCluster, req: Request, job_id: str) -> Response:
+    _get_only(req)
+    index = blocking(c, req, ["evals"])
+    with c.state.lock:
+        evals = sorted(c.job_evals(namespace_of(req), job_id), key=lambda e: e["CreateIndex"])
+        return json_response(req, evals, index=index, meta=True)
+
+
+def job_deployments(c: SimCluster, req: Request, job_id: str) -> Response:
+    _get_only(req)
+    index = blocking(c, req, ["deployment"])
+    ns = namespace_of(req)
+    with c.state.lock:
+        deps = [d for d in c.state.deployments.values() if d["JobID"] == job_id and d["Namespace"] == ns]
+        deps.sort(key=lambda d: d["CreateIndex"], reverse=True)
+        return json_response(req, deps, index=index, meta=True)
+
+
+def job_deployment(c: SimCluster, req: Request, job_id: str) -> Response:
+    _get_only(req)
+    index = blocking(c, req, ["deployment"])
+    with c.state.lock:
+        return json_response(req, c.latest_deployment(namespace_of(req), job_id), index=index, meta=True)
+
+
+def job_summary(c: SimCluster, req: Request, job_id: str) -> Response:
+    _get_only(req)
+    index = blocking(c, req, ["job_summary"])
+    with c.state.lock:
+        summary = c.state.job_summaries.get((namespace_of(req), job_id))
+        if summary is None:
+            raise NomadHTTPError(404, "job not found")
+        return json_response(req, summary, index=summary["ModifyIndex"] or index, meta=True)
+
+
+def job_versions(c: SimCluster, req: Request, job_id: str) -> Response:
+    _get_only(req)
+    index = blocking(c, req, ["job_version"])
+    diffs = query_bool(req, "diffs")
+    with c.state.lock:
+        versions = c.job_versions(namespace_of(req), job_id)
+        if not versions:
+            raise NomadHTTPError(404, "job versions not found")
+        out_diffs = None
+        if diffs:
+            out_diffs = [wire.job_diff(versions[i + 1], versions[i]) for i in range(len(versions) - 1)]
+        payload = {"Versions": versions, "Diffs": out_diffs, "Index": index,
+                   "LastContact": 0, "KnownLeader": True, "NextToken": ""}
+        return json_response(req, payload, index=index, meta=True)
+
+
+def job_plan(c: SimCluster, req: Request, job_id: str) -> Response:
+    if req.method not in ("PUT", "POST"):
+        raise NomadHTTPError(405, "Invalid method")
+    body = decode_body(req)
+    job = ci_get(body, "Job")
+    if not job:
+        raise bad_request("Job must be specified")
+    if ci_get(job, "ID") != job_id:
+        raise bad_request("Job ID does not match")
+    namespace = ci_get(job, "Namespace") or req.param("namespace") or None
+    reply = c.plan_job(job, namespace=namespace, diff=bool(ci_get(body, "Diff", False)))
+    return json_response(req, reply, index=reply["Index"])
+
+
+def job_scale(c: SimCluster, req: Request, job_id: str) -> Response:
+    ns = namespace_of(req)
+    if req.method == "GET":
+        index = blocking(c, req, ["jobs", "allocs", "deployment", "scaling_event"])
+        with c.state.lock:
+            job = c.get_job(ns, job_id)
+            if job is None:
+                raise NomadHTTPError(404, "job not found")
+            status = wire.job_scale_status(job, c.state.job_allocs(ns, job_id),
+                                           c.state.scaling_events.get((ns, job_id), {}))
+            return json_response(req, status, index=index, meta=True)
+    if req.method not in ("PUT", "POST"):
+        raise NomadHTTPError(405, "Invalid method")
+    body = decode_body(req) or {}
+    target = ci_get(body, "Target") or {}
+    if ci_get(target, "Job") and ci_get(target, "Job") != job_id:
+        raise bad_request("job ID in payload did not match URL")
+    if ci_get(target, "Namespace") and ci_get(target, "Namespace") != ns:
+        raise bad_request("namespace in payload did not match header")
+    count = ci_get(body, "Count")
+    reply = c.scale_job(
+        ns, job_id,
+        group=ci_get(target, "Group") or "",
+        count=None if count is None else int(count),
+        message=ci_get(body, "Message") or "",
+        error=bool(ci_get(body, "Error", False)),
+        meta=ci_get(body, "Meta"),
+        job_modify_index=int(ci_get(body, "JobModifyIndex", 0) or 0),
+    )
+    return json_response(req, reply, index=reply["Index"])
+
+
+def job_evaluate(c: SimCluster, req: Request, job_id: str) -> Response:
+    if req.method not in ("PUT", "POST"):
+        raise NomadHTTPError(405, "Invalid method")
+    body = decode_body(req, required=False)
+    if body is not None:
+        body_id = ci_get(body, "JobID")
+        if not body_id:
+            raise bad_request("Job ID must be specified")
+        if body_id != job_id:
+            raise bad_request("JobID not same as job name")
+    reply = c.evaluate_job(namespace_of(req), job_id)
+    return json_response(req, reply, index=reply["Index"])
+
+
+def job_submission(c: SimCluster, req: Request, job_id: str) -> Response:
+    _get_only(req)
+    raw = req.param("version")
+    try:
+        version = int(raw or "")
+        if version < 0:
+            raise ValueError
+    except ValueError:
+        raise bad_request("Unable to parse job submission version parameter") from None
+    blocking(c, req, ["job_submission"])
+    with c.state.lock:
+        sub = c.state.job_submissions.get((namespace_of(req), job_id, version))
+        if sub is None:
+            raise NomadHTTPError(404, "job source not found")
+        return json_response(req, sub, index=sub["JobModifyIndex"], meta=True)
+
+
+def _not_simulated(c: SimCluster, req: Request, job_id: str) -> Response:
+    raise NomadHTTPError(501, "not supported by nomadlab.sim (see FIDELITY.md)")
+
+
+_SUB = {
+    "evaluate": job_evaluate,
+    "allocations": job_allocations,
+    "evaluations": job_evaluations,
+    "periodic/force": _not_simulated,
+    "plan": job_plan,
+    "summary": job_summary,
+    "dispatch": _not_simulated,
+    "versions": job_versions,
+    "revert": _not_simulated,
+    "deployments": job_deployments,
+    "deployment": job_deployment,
+    "stable": _not_simulated,
+    "scale": job_scale,
+    "services": _not_simulated,
+    "submission": job_submission,
+}
+
+
+def register(router: Router) -> None:
+    router.add("GET", r"/v1/jobs", jobs_list)
+    router.add("PUT|POST", r"/v1/jobs", jobs_register)
+    router.add("*", r"/v1/job/(?P<rest>.+)", job_specific)

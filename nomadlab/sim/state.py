@@ -1,0 +1,141 @@
+"""The simulated cluster's state store: tables of wire objects and a Raft-like index.
+
+Objects are kept exactly as Nomad serializes them (PascalCase dicts), so reads are cheap
+projections and filters run against the same full objects as in Nomad. Every write takes the
+next value of one cluster-wide index and stamps the tables it touched, which is what
+``X-Nomad-Index`` reports and what blocking queries wait on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["StateStore", "TABLES"]
+
+TABLES = (
+    "namespaces",
+    "node_pools",
+    "nodes",
+    "jobs",
+    "job_summary",
+    "job_version",
+    "job_submission",
+    "allocs",
+    "evals",
+    "deployment",
+    "scaling_event",
+    "acl_policy",
+    "acl_token",
+)
+
+
+class StateStore:
+    """Tables of wire objects with per-table indexes and change notification.
+
+    All mutation happens under :attr:`lock` (an ``RLock``); :meth:`commit` takes a new index,
+    stamps the given tables, and wakes blocked readers.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._changed = threading.Condition(self.lock)
+        self.index = 1
+        self.table_index: dict[str, int] = {t: 1 for t in TABLES}
+        # Table contents. Keys: namespaced objects by (namespace, id); others by id.
+        self.namespaces: dict[str, dict[str, Any]] = {}
+        self.node_pools: dict[str, dict[str, Any]] = {}
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.job_summaries: dict[tuple[str, str], dict[str, Any]] = {}
+        self.job_versions: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.job_submissions: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self.allocs: dict[str, dict[str, Any]] = {}
+        self.evals: dict[str, dict[str, Any]] = {}
+        self.deployments: dict[str, dict[str, Any]] = {}
+        self.scaling_events: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+        self.acl_policies: dict[str, dict[str, Any]] = {}
+        self.acl_tokens: dict[str, dict[str, Any]] = {}  # by AccessorID
+        # Secondary indexes kept in step with the tables above.
+        self.allocs_by_job: dict[tuple[str, str], dict[str, None]] = {}
+        self.allocs_by_node: dict[str, dict[str, None]] = {}
+        self.allocs_by_eval: dict[str, dict[str, None]] = {}
+        self.listeners: list[Any] = []
+
+    # -- indexes -----------------------------------------------------------------------------
+    def next_index(self) -> int:
+        """Take the next Raft index (caller holds the lock)."""
+        self.index += 1
+        return self.index
+
+    def commit(self, index: int, tables: Iterable[str]) -> None:
+        """Stamp ``tables`` with ``index`` and wake every blocked reader."""
+        with self.lock:
+            for t in tables:
+                if self.table_index.get(t, 0) < index:
+                    self.table_index[t] = index
+            self._changed.notify_all()
+
+    def max_index(self, tables: Iterable[str]) -> int:
+        with self.lock:
+            return max((self.table_index.get(t, 0) for t in tables), default=0)
+
+    def wait_for(self, tables: Iterable[str], min_index: int, timeout_s: float) -> int:
+        """Block until one of ``tables`` passes ``min_index`` or ``timeout_s`` runs out.
+
+        Returns the tables' current maximum index. Time here is real time: a blocking query is
+        a property of the HTTP exchange, not of the simulated cluster.
+        """
+        names = tuple(tables)
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while True:
+                current = max((self.table_index.get(t, 0) for t in names), default=0)
+                if current > min_index:
+                    return current
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return current
+                self._changed.wait(remaining)
+
+    def wait_until(self, predicate: Any, timeout_s: float) -> bool:
+        """Block until ``predicate()`` (called under the lock) is true, or the timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True
+
+    def notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    # -- allocation secondary indexes ---------------------------------------------------------
+    def put_alloc(self, alloc: dict[str, Any]) -> None:
+        aid = alloc["ID"]
+        self.allocs[aid] = alloc
+        self.allocs_by_job.setdefault((alloc["Namespace"], alloc["JobID"]), {})[aid] = None
+        if alloc.get("NodeID"):
+            self.allocs_by_node.setdefault(alloc["NodeID"], {})[aid] = None
+        self.allocs_by_eval.setdefault(alloc["EvalID"], {})[aid] = None
+
+    def delete_alloc(self, alloc_id: str) -> None:
+        alloc = self.allocs.pop(alloc_id, None)
+        if alloc is None:
+            return
+        self.allocs_by_job.get((alloc["Namespace"], alloc["JobID"]), {}).pop(alloc_id, None)
+        self.allocs_by_node.get(alloc.get("NodeID", ""), {}).pop(alloc_id, None)
+        self.allocs_by_eval.get(alloc["EvalID"], {}).pop(alloc_id, None)
+
+    def job_allocs(self, namespace: str, job_id: str) -> list[dict[str, Any]]:
+        ids = self.allocs_by_job.get((namespace, job_id), {})
+        return [self.allocs[i] for i in ids if i in self.allocs]
+
+    def node_allocs(self, node_id: str) -> list[dict[str, Any]]:
+        ids = self.allocs_by_node.get(node_id, {})
+        return [self.allocs[i] for i in ids if i in self.allocs]

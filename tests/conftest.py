@@ -1,0 +1,29 @@
+"""Fixtures shared by every test tier."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "shared" / "nomad-api" / "samples"
+REFERENCE_MD = SAMPLES_DIR.parent / "REFERENCE.md"
+
+
+@pytest.fixture(autouse=True)
+def _clean_nomad_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's or CI's NOMAD_* variables (or proxies) unless it sets them."""
+    for name in list(os.environ):
+        if name.startswith("NOMAD_") or name.lower() in {
+            "http_proxy", "https_proxy", "all_proxy", "no_proxy", "ssl_cert_file", "ssl_cert_dir",
+        }:
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    """The official sample responses in ``../shared/nomad-api/samples`` (skip when absent)."""
+    if not SAMPLES_DIR.is_dir():
+        pytest.skip(f"sample responses not found at {SAMPLES_DIR}: contract tests need ../shared")
+    return SAMPLES_DIR
