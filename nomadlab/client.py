@@ -1,0 +1,634 @@
+"""The one HTTP client every fetcher, widget and action uses to talk to Nomad.
+
+:class:`NomadClient` wraps one ``httpx.Client``. It is configured like the ``nomad`` CLI
+(:class:`nomadlab.config.NomadConfig`), sends the token as ``X-Nomad-Token``, and returns a
+:class:`Reply` holding the decoded body and the query meta (:class:`QueryMeta`). On top of
+plain calls it offers pagination (:meth:`NomadClient.pages`, :meth:`NomadClient.get_all`),
+blocking queries (:meth:`NomadClient.watch`), the event stream and logs
+(:meth:`NomadClient.events`, :meth:`NomadClient.logs`), and many GETs at once
+(:meth:`NomadClient.fan_out`).
+
+Reads (``GET``) are retried with backoff on connection failures, timeouts, 429 (after its
+``Retry-After``) and 500/502/503/504. Writes are retried only when the connection was never
+made, so Nomad cannot have acted on them.
+
+Construction and ``repr`` never touch the network.
+
+Example
+-------
+>>> from nomadlab.sim import SimCluster                                   # doctest: +SKIP
+>>> client = NomadClient(transport=SimCluster.default(seed=0).transport())  # doctest: +SKIP
+>>> client.get("/v1/jobs").body[0]["ID"]                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from nomadlab.config import NomadConfig
+from nomadlab.errors import (
+    NomadConnectError,
+    NomadDecodeError,
+    error_from_response,
+    wrap_transport_error,
+)
+from nomadlab.retries import RetryPolicy
+from nomadlab.streams import Event, LogFrame, iter_events, iter_log_bytes, iter_log_frames
+
+if TYPE_CHECKING:
+    from nomadlab.fanout import FanOutResult
+
+__all__ = ["MAX_WAIT", "NomadClient", "QueryMeta", "Reply", "RetryPolicy"]
+
+logger = logging.getLogger("nomadlab.client")
+
+#: Nomad caps a blocking query's wait at 5 minutes (``MaxBlockingRPCQueryTime``).
+MAX_WAIT = 300.0
+_JITTER_FRACTION = 16  # Nomad adds up to wait/16 of jitter
+
+ParamValue = str | int | float | bool | Sequence[str] | None
+Params = Mapping[str, ParamValue]
+
+
+@dataclass(frozen=True)
+class QueryMeta:
+    """What Nomad's ``X-Nomad-*`` headers said about a reply.
+
+    ``index`` is ``X-Nomad-Index`` (the value to block on next), ``known_leader`` and
+    ``last_contact`` tell how fresh a stale read is, and ``next_token`` is the start of the
+    next page (``None`` on the last page). Fields the server did not send are ``None``.
+    """
+
+    index: int | None = None
+    known_leader: bool | None = None
+    last_contact: timedelta | None = None
+    next_token: str | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> QueryMeta:
+        def integer(name: str) -> int | None:
+            value = headers.get(name)
+            try:
+                return int(value) if value is not None else None
+            except ValueError:
+                return None
+
+        leader = headers.get("x-nomad-knownleader")
+        contact = integer("x-nomad-lastcontact")
+        return cls(
+            index=integer("x-nomad-index"),
+            known_leader=None if leader is None else leader == "true",
+            last_contact=None if contact is None else timedelta(milliseconds=contact),
+            next_token=headers.get("x-nomad-nexttoken") or None,
+        )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful answer: the decoded ``body`` (JSON → Python, text → ``str``, empty →
+    ``None``), its :class:`QueryMeta`, the status, and the request's method and URL."""
+
+    body: Any
+    meta: QueryMeta
+    status: int = 200
+    method: str = "GET"
+    url: str = ""
+
+    @property
+    def index(self) -> int | None:
+        """Shortcut for ``meta.index``."""
+        return self.meta.index
+
+
+def _format_wait(seconds: float) -> str:
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+def _encode_params(params: Params | None) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, value in (params or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out.append((key, "true" if value else "false"))
+        elif isinstance(value, str | int | float):
+            out.append((key, str(value)))
+        else:
+            out.extend((key, str(v)) for v in value)
+    return out
+
+
+def _decode_body(response: httpx.Response) -> Any:
+    content = response.content
+    if not content:
+        return None
+    ctype = response.headers.get("content-type", "")
+    if "json" in ctype or (not ctype and content.lstrip()[:1] in (b"{", b"[")):
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError as exc:
+            raise NomadDecodeError(
+                f"{response.request.method} {response.request.url} returned a body that is not "
+                f"JSON ({exc}): {content[:80]!r}"
+            ) from exc
+    return response.text
+
+
+class NomadClient:
+    """A synchronous client for Nomad's HTTP API.
+
+    Parameters
+    ----------
+    config
+        Settings; by default read like the CLI (:meth:`NomadConfig.from_env`).
+    address, token, namespace, region
+        Override single settings (explicit arguments beat ``NOMAD_*`` variables).
+    transport
+        An ``httpx.BaseTransport`` to use instead of the network, such as the simulator's
+        ``SimCluster.transport()`` or ``httpx.MockTransport``.
+    retry
+        The :class:`RetryPolicy`.
+    sleep, clock
+        Injected for tests: how to wait, and a monotonic clock.
+    """
+
+    def __init__(
+        self,
+        config: NomadConfig | None = None,
+        *,
+        address: str | None = None,
+        token: str | None = None,
+        namespace: str | None = None,
+        region: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        connect_timeout: float | None = None,
+    ) -> None:
+        if config is None:
+            config = NomadConfig.from_env(
+                address=address, token=token, namespace=namespace, region=region
+            )
+        else:
+            changes = {k: v for k, v in (("address", address), ("token", token),
+                                         ("namespace", namespace), ("region", region))
+                       if v is not None}
+            config = config.with_options(**changes) if changes else config
+        self._config = config
+        self.retry_policy = retry or RetryPolicy()
+        self.sleep = sleep
+        self._clock = clock
+        self._transport = transport
+        self._connect = connect_timeout or config.timeout
+        headers = {"Accept": "application/json", "User-Agent": "nomadlab"}
+        headers.update(config.headers())
+        verify: Any = config.ssl_context() if config.uses_tls and transport is None else True
+        self._http = httpx.Client(
+            base_url=config.address,
+            headers=headers,
+            auth=httpx.BasicAuth(*config.http_auth) if config.http_auth else None,
+            transport=transport,
+            verify=verify,
+            timeout=httpx.Timeout(config.timeout),
+            follow_redirects=False,
+        )
+        self._extensions = (
+            {"sni_hostname": config.tls_server_name} if config.tls_server_name else {}
+        )
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def config(self) -> NomadConfig:
+        return self._config
+
+    def __repr__(self) -> str:
+        return f"NomadClient({self._config!r})"
+
+    def __enter__(self) -> NomadClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._http.close()
+
+    def _build(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        namespace: str | None = None,
+        region: str | None = None,
+        index: int | None = None,
+        wait: float | None = None,
+        read_timeout: float | None = None,
+    ) -> httpx.Request:
+        if not path.startswith("/v1/"):
+            path = "/v1/" + path.lstrip("/")
+        query: list[tuple[str, str | int | float | bool | None]] = []
+        ns = namespace if namespace is not None else self._config.namespace
+        if ns:  # an empty value would silently mean "default"; send nothing instead
+            query.append(("namespace", ns))
+        rg = region if region is not None else self._config.region
+        if rg:
+            query.append(("region", rg))
+        if index:
+            query.append(("index", str(index)))
+        if wait is not None:
+            query.append(("wait", _format_wait(min(wait, MAX_WAIT))))
+        query.extend(_encode_params(params))
+        read = self._config.timeout
+        if wait is not None and index:
+            read += min(wait, MAX_WAIT) * (1 + 1 / _JITTER_FRACTION)
+        if read_timeout is not None:
+            read = read_timeout
+        timeout = httpx.Timeout(self._config.timeout, connect=self._connect, read=read)
+        content = None if json is None else orjson.dumps(json)
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        return self._http.build_request(
+            method.upper(), path, params=query, content=content, headers=headers,
+            timeout=timeout, extensions=self._extensions,
+        )
+
+    def _send_once(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        try:
+            response = self._http.send(request, stream=stream)
+        except httpx.TransportError as exc:
+            raise wrap_transport_error(exc, method=request.method, url=str(request.url)) from exc
+        logger.debug("%s %s -> %d", request.method, request.url, response.status_code)
+        if response.status_code >= 300:
+            try:
+                response.read()
+            except httpx.TransportError as exc:
+                raise wrap_transport_error(
+                    exc, method=request.method, url=str(request.url)
+                ) from exc
+            finally:
+                response.close()
+            raise error_from_response(response, token=self._config.token)
+        return response
+
+    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        policy = self.retry_policy
+
+        def log_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            logger.warning("retrying %s %s after %s (attempt %d)", request.method, request.url,
+                           type(exc).__name__, state.attempt_number)
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            return policy.delay(state.attempt_number, exc)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(max(1, policy.attempts)),
+            wait=wait,
+            retry=retry_if_exception(lambda e: policy.should_retry(e, request.method)),
+            sleep=self.sleep,
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        response: httpx.Response = retrying(self._send_once, request, stream=stream)
+        return response
+
+    # -- plain calls ------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        namespace: str | None = None,
+        region: str | None = None,
+        index: int | None = None,
+        wait: float | None = None,
+    ) -> Reply:
+        """Send one request and decode the answer.
+
+        ``path`` is an API path (``/v1/jobs``; a missing ``/v1`` is added). ``namespace`` and
+        ``region`` override the config for this call (``namespace="*"`` for every namespace).
+        ``index``/``wait`` (seconds, capped at 300) make a GET a blocking query.
+        Raises a :class:`nomadlab.errors.NomadAPIError` subclass for an error status and a
+        :class:`nomadlab.errors.NomadTransportError` when no answer came.
+        """
+        request = self._build(method, path, params=params, json=json, namespace=namespace,
+                              region=region, index=index, wait=wait)
+        response = self._send(request)
+        return Reply(
+            body=_decode_body(response),
+            meta=QueryMeta.from_headers(response.headers),
+            status=response.status_code,
+            method=request.method,
+            url=str(request.url),
+        )
+
+    def get(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        namespace: str | None = None,
+        region: str | None = None,
+        index: int | None = None,
+        wait: float | None = None,
+        filter: str | None = None,
+        per_page: int | None = None,
+        next_token: str | None = None,
+        stale: bool = False,
+    ) -> Reply:
+        """``GET path``. ``filter`` is passed to Nomad's server-side ``?filter=``;
+        ``per_page``/``next_token`` fetch one page (see :meth:`pages` for all of them)."""
+        extra: dict[str, ParamValue] = dict(params or {})
+        if filter is not None:
+            extra["filter"] = filter
+        if per_page:
+            extra["per_page"] = per_page
+        if next_token:
+            extra["next_token"] = next_token
+        if stale:
+            extra["stale"] = ""
+        return self.request("GET", path, params=extra, namespace=namespace, region=region,
+                            index=index, wait=wait)
+
+    def post(self, path: str, json: Any = None, *, params: Params | None = None,
+             namespace: str | None = None, region: str | None = None) -> Reply:
+        """``POST path`` with a JSON body. Not retried once the request may have been sent."""
+        return self.request("POST", path, json=json, params=params, namespace=namespace,
+                            region=region)
+
+    def put(self, path: str, json: Any = None, *, params: Params | None = None,
+            namespace: str | None = None, region: str | None = None) -> Reply:
+        """``PUT path`` with a JSON body. Not retried once the request may have been sent."""
+        return self.request("PUT", path, json=json, params=params, namespace=namespace,
+                            region=region)
+
+    def delete(self, path: str, *, params: Params | None = None,
+               namespace: str | None = None, region: str | None = None) -> Reply:
+        """``DELETE path``. Not retried once the request may have been sent."""
+        return self.request("DELETE", path, params=params, namespace=namespace, region=region)
+
+    # -- pagination -------------------------------------------------------------------------
+
+    def pages(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        namespace: str | None = None,
+        region: str | None = None,
+        filter: str | None = None,
+        per_page: int | None = None,
+    ) -> Iterator[Reply]:
+        """Every page of a list endpoint, following ``X-Nomad-NextToken`` to the end."""
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            reply = self.get(path, params=params, namespace=namespace, region=region,
+                             filter=filter, per_page=per_page, next_token=token)
+            yield reply
+            token = reply.meta.next_token
+            if not token:
+                return
+            if token in seen:
+                raise NomadDecodeError(f"GET {path} repeated next_token {token!r}: stopping")
+            seen.add(token)
+
+    def get_all(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        namespace: str | None = None,
+        region: str | None = None,
+        filter: str | None = None,
+        per_page: int | None = None,
+    ) -> Reply:
+        """All pages of a list endpoint joined into one list.
+
+        The reply's index is the lowest any page reported, so a :meth:`watch` started from it
+        sees every change made while the pages were read.
+        """
+        items: list[Any] = []
+        first: Reply | None = None
+        lowest: int | None = None
+        for reply in self.pages(path, params=params, namespace=namespace, region=region,
+                                filter=filter, per_page=per_page):
+            if not isinstance(reply.body, list):
+                raise NomadDecodeError(f"GET {path} did not return a list")
+            items.extend(reply.body)
+            first = first or reply
+            if reply.meta.index is not None:
+                lowest = reply.meta.index if lowest is None else min(lowest, reply.meta.index)
+        assert first is not None
+        return replace(first, body=items, meta=replace(first.meta, index=lowest, next_token=None))
+
+    # -- blocking queries -------------------------------------------------------------------
+
+    def watch(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        namespace: str | None = None,
+        region: str | None = None,
+        filter: str | None = None,
+        index: int = 0,
+        wait: float = MAX_WAIT,
+        min_interval: float = 1.0,
+    ) -> Iterator[Reply]:
+        """Replies from a blocking endpoint, each time its index moves.
+
+        The first request is non-blocking when ``index`` is 0 (and yields the current state);
+        every later one blocks with ``?index=<last>&wait=<wait>`` (``wait`` capped at 300 s).
+        A reply with the same index (the wait ran out) is not yielded. An index that goes
+        backwards (a restored or rebuilt cluster) restarts the watch at 0. A request that
+        yielded nothing is never followed by another sooner than ``min_interval`` seconds,
+        so a server that does not block cannot cause a busy loop.
+        """
+        extra: dict[str, ParamValue] = dict(params or {})
+        if filter is not None:
+            extra["filter"] = filter
+        current = max(0, index)
+        started: float | None = None
+        idle = False
+        while True:
+            if idle and started is not None:
+                pause = min_interval - (self._clock() - started)
+                if pause > 0:
+                    self.sleep(pause)
+            started = self._clock()
+            reply = self.request("GET", path, params=extra, namespace=namespace, region=region,
+                                 index=current or None, wait=wait if current else None)
+            new = reply.meta.index
+            if new is None:
+                raise NomadDecodeError(
+                    f"GET {path} sent no X-Nomad-Index: it is not a blocking endpoint"
+                )
+            if current and new < current:
+                logger.info("index of %s went back from %d to %d: restarting at 0",
+                            path, current, new)
+                current, idle = 0, True
+            elif current == 0 or new > current:
+                current, idle = max(new, 1), False
+                yield reply
+            else:
+                idle = True
+
+    # -- streams ----------------------------------------------------------------------------
+
+    @contextmanager
+    def open_stream(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        namespace: str | None = None,
+        region: str | None = None,
+        read_timeout: float | None = None,
+    ) -> Iterator[httpx.Response]:
+        """A streamed ``GET``: the ``httpx.Response`` with its body not yet read.
+
+        Opening is retried like any read; errors while reading are the caller's.
+        """
+        request = self._build("GET", path, params=params, namespace=namespace, region=region,
+                              read_timeout=read_timeout)
+        response = self._send(request, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def events(
+        self,
+        topics: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
+        *,
+        index: int = 0,
+        namespace: str | None = None,
+        region: str | None = None,
+        reconnect: bool = True,
+        max_reconnects: int = 5,
+    ) -> Iterator[Event]:
+        """Events from ``GET /v1/event/stream`` (NDJSON), one :class:`Event` at a time.
+
+        ``topics`` is ``{"Job": ["web"], "Node": ["*"]}`` or ``["Job", "Allocation:web"]``;
+        ``None`` asks for every topic (a management token is needed then). Heartbeats are
+        skipped; after a drop the stream resumes after the last index seen, without
+        duplicates. ACL: ``read-job`` for Job/Allocation/Evaluation/Deployment/Service topics,
+        ``node:read`` for Node.
+        """
+        return iter_events(self, topics, index=index, namespace=namespace, region=region,
+                           reconnect=reconnect, max_reconnects=max_reconnects)
+
+    def for_node(self, node_id: str, *, connect_timeout: float = 1.0) -> NomadClient:
+        """A client for the agent on client node ``node_id`` itself (as the Go API's
+        ``GetNodeClient``): its ``HTTPAddr``, ``https`` when it has TLS, with the name
+        ``client.<region>.nomad`` checked, the same token, a short connect timeout and one try.
+
+        Endpoint: GET /v1/node/:node_id (``node:read``). Raises
+        :class:`nomadlab.errors.NomadConnectError` for a down node or one with no address.
+        """
+        node = self.get(f"/v1/node/{node_id}").body or {}
+        address, tls = node.get("HTTPAddr"), bool(node.get("TLSEnabled"))
+        if node.get("Status") == "down" or not address:
+            raise NomadConnectError(
+                f"client node {node_id} is {'down' if address else 'not advertising an address'}:"
+                " its node-local data (logs, files, stats) cannot be reached",
+                method="GET", url=f"{self._config.address}/v1/node/{node_id}",
+                request_sent=False)
+        config = self._config.with_options(
+            address=f"{'https' if tls else 'http'}://{address}",
+            tls_server_name=(f"client.{self._config.region or 'global'}.nomad" if tls
+                             else self._config.tls_server_name),
+        )
+        return NomadClient(config, transport=self._transport, retry=RetryPolicy(attempts=1),
+                           sleep=self.sleep, clock=self._clock, connect_timeout=connect_timeout)
+
+    def logs(
+        self,
+        alloc_id: str,
+        task: str,
+        *,
+        log_type: str = "stdout",
+        follow: bool = False,
+        origin: str = "start",
+        offset: int = 0,
+        namespace: str | None = None,
+        region: str | None = None,
+        direct: bool = False,
+    ) -> Iterator[LogFrame]:
+        """Log frames of one task, from ``GET /v1/client/fs/logs/:alloc_id``.
+
+        The logs live on the client node that runs the allocation; the server forwards the
+        request there. ``origin="end"`` with ``offset=N`` starts N bytes before the end;
+        ``follow=True`` keeps the stream open. ACL: ``read-logs`` (or ``read-fs``).
+        ``direct=True`` first asks the node's own agent (:meth:`for_node`), as the ``nomad``
+        CLI does, and falls back to the server when the node cannot be reached.
+        A garbage-collected allocation has no logs: that is a ``NotFoundError`` whose hint
+        says so.
+        """
+        return iter_log_frames(self, alloc_id, task, log_type=log_type, follow=follow,
+                               origin=origin, offset=offset, namespace=namespace, region=region,
+                               direct=direct)
+
+    def logs_plain(
+        self,
+        alloc_id: str,
+        task: str,
+        *,
+        log_type: str = "stdout",
+        follow: bool = False,
+        origin: str = "start",
+        offset: int = 0,
+        namespace: str | None = None,
+        region: str | None = None,
+        direct: bool = False,
+    ) -> Iterator[bytes]:
+        """Raw log bytes of one task (``?plain=true``), as they arrive."""
+        return iter_log_bytes(self, alloc_id, task, log_type=log_type, follow=follow,
+                              origin=origin, offset=offset, namespace=namespace, region=region,
+                              direct=direct)
+
+    def read_logs(self, alloc_id: str, task: str, *, log_type: str = "stdout",
+                  origin: str = "start", offset: int = 0, namespace: str | None = None) -> bytes:
+        """The whole current log of one task (not followed), as bytes."""
+        return b"".join(frame.data for frame in self.logs(
+            alloc_id, task, log_type=log_type, origin=origin, offset=offset,
+            namespace=namespace))
+
+    # -- fan-out ------------------------------------------------------------------------------
+
+    def fan_out(
+        self,
+        requests: Mapping[str, str] | Iterable[str],
+        *,
+        params: Params | None = None,
+        namespace: str | None = None,
+        region: str | None = None,
+        max_workers: int = 8,
+        progress: bool = True,
+        desc: str | None = None,
+    ) -> FanOutResult:
+        """Many GETs at once on a thread pool; see :func:`nomadlab.fanout.fan_out`."""
+        from nomadlab.fanout import fan_out
+
+        return fan_out(self, requests, params=params, namespace=namespace, region=region,
+                       max_workers=max_workers, progress=progress, desc=desc)
+
