@@ -97,6 +97,8 @@ class ASGIApp:
                         chunk = await anyio.to_thread.run_sync(next, chunks, sentinel, limiter=self._threads())
                         if chunk is sentinel:
                             break
+                        if not chunk:
+                            continue  # an idle stream's tick: a chance to notice a hang-up
                         try:
                             await send({"type": "http.response.body", "body": chunk, "more_body": True})
                         except OSError:

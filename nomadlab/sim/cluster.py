@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from . import wire
 from .allocations import AllocationOperations
 from .clock import Clock, ManualClock
+from .events import EventBroker
 from .jobs import JobOperations
 from .nodes import NodeOperations
 from .state import StateStore
@@ -69,6 +70,7 @@ class SimCluster(JobOperations, AllocationOperations, NodeOperations):
         self.max_blocking_wait_s = 300.0 + 300.0 / 16
         self._timers: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self._timer_seq = itertools.count()
+        self.events = EventBroker(self.state)
         self.queued: dict[tuple[str, str], dict[str, int]] = {}
         self._alloc_generation: dict[str, int] = {}
         self._restart_times: dict[tuple[str, str], list[int]] = {}
@@ -169,6 +171,9 @@ class SimCluster(JobOperations, AllocationOperations, NodeOperations):
             if due is None or due > limit:
                 return
             self.advance((max(due, self.clock.now_ns()) - self.clock.now_ns()) / 1e9)
+
+    def authorize_topics(self, request: Any, topics: dict[str, set[str]]) -> None:
+        """Check the event-stream topics against the request's token (no-op without ACLs)."""
 
     # -- serving -----------------------------------------------------------------------------
     def handle(self, request: Any) -> Any:

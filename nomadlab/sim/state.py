@@ -62,6 +62,7 @@ class StateStore:
         self.allocs_by_job: dict[tuple[str, str], dict[str, None]] = {}
         self.allocs_by_node: dict[str, dict[str, None]] = {}
         self.allocs_by_eval: dict[str, dict[str, None]] = {}
+        # Called as ``listener(index, tables)`` on every commit, under the lock.
         self.listeners: list[Any] = []
 
     # -- indexes -----------------------------------------------------------------------------
@@ -72,10 +73,13 @@ class StateStore:
 
     def commit(self, index: int, tables: Iterable[str]) -> None:
         """Stamp ``tables`` with ``index`` and wake every blocked reader."""
+        names = tuple(tables)
         with self.lock:
-            for t in tables:
+            for t in names:
                 if self.table_index.get(t, 0) < index:
                     self.table_index[t] = index
+            for listener in self.listeners:
+                listener(index, names)
             self._changed.notify_all()
 
     def max_index(self, tables: Iterable[str]) -> int:

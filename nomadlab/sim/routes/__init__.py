@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..router import Router
-from . import agent, allocations, evaluations, jobs, nodes
+from . import agent, allocations, evaluations, events, jobs, nodes
 
 __all__ = ["ROUTER", "build_router"]
 
@@ -11,7 +11,7 @@ __all__ = ["ROUTER", "build_router"]
 def build_router() -> Router:
     router = Router()
     # Order matters where patterns overlap: node pools before /v1/node/:id.
-    for module in (agent, jobs, allocations, nodes, evaluations):
+    for module in (agent, jobs, allocations, nodes, evaluations, events):
         module.register(router)
     return router
 

@@ -1,0 +1,225 @@
+"""The event stream: every committed change becomes Nomad events in a bounded buffer.
+
+After each commit the broker looks at the objects of the touched tables whose ``ModifyIndex``
+is the commit's index, compares them with what it last saw, and records one event per changed
+object, with Nomad's topic, type, key, filter keys and payload (``{"Allocation": …}`` without its
+embedded job, ``{"Node": …}`` without its secret, ...). Events are serialized when they happen,
+so a subscriber that resumes later reads the objects as they were.
+
+``GET /v1/event/stream`` subscribers read frames ``{"Index": N, "Events": [...]}`` from the
+buffer (starting at ``index``, or the oldest frame kept), filtered by topic and namespace, one
+JSON object per line, with a ``{}`` heartbeat on connect and every 30 s.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from .state import StateStore
+
+__all__ = ["EventBroker", "parse_topics", "TOPICS", "HEARTBEAT"]
+
+HEARTBEAT = b"{}\n"
+TOPICS = (
+    "Deployment", "Evaluation", "Allocation", "Job", "Node", "NodePool", "ACLPolicy", "ACLToken",
+    "ACLRole", "ACLAuthMethod", "ACLBindingRule", "Service", "HostVolume", "CSIVolume",
+    "CSIPlugin", "Operator", "Variable", "*",
+)
+
+
+@dataclass(frozen=True)
+class _Event:
+    topic: str
+    key: str
+    namespace: str
+    filter_keys: tuple[str, ...]
+    raw: bytes
+
+
+def parse_topics(values: list[str]) -> dict[str, set[str]]:
+    """``topic=Topic[:Key]`` values → {topic: keys}; absent means every topic (``*:*``)."""
+    if not values:
+        return {"*": {"*"}}
+    out: dict[str, set[str]] = {}
+    for value in values:
+        parts = value.split(":")
+        if len(parts) > 2:
+            raise ValueError(f"Invalid key value pair for topic: {value}")
+        topic = parts[0]
+        key = parts[1] if len(parts) == 2 and parts[1] else "*"
+        out.setdefault(topic, set()).add(key)
+    return out
+
+
+class EventBroker:
+    """Turns commits into events and serves them to subscribers.
+
+    Parameters
+    ----------
+    state:
+        The store whose commits feed the broker.
+    buffer_size:
+        How many index frames are kept for subscribers that resume (Nomad's
+        ``event_buffer_size`` default is 100).
+    """
+
+    def __init__(self, state: StateStore, *, buffer_size: int = 100, heartbeat_s: float = 30.0) -> None:
+        self.state = state
+        self.enabled = True
+        self.heartbeat_s = heartbeat_s
+        self.frames: deque[tuple[int, list[_Event]]] = deque(maxlen=buffer_size)
+        self._seen: dict[tuple[str, str], tuple[Any, ...]] = {}
+        state.listeners.append(self.on_commit)
+
+    # -- publishing ---------------------------------------------------------------------------
+    def on_commit(self, index: int, tables: tuple[str, ...]) -> None:
+        """Record events for the objects changed at ``index`` (called under the state lock)."""
+        if not self.enabled:
+            return
+        events: list[_Event] = []
+        s = self.state
+        if "nodes" in tables:
+            for node in s.nodes.values():
+                if node["ModifyIndex"] == index:
+                    self._node(node, index, events)
+        if "jobs" in tables:
+            live = set()
+            for (ns, jid), job in s.jobs.items():
+                live.add(("job", f"{ns}\x00{jid}"))
+                if job["ModifyIndex"] == index:
+                    self._job(job, index, events)
+            for key in [k for k in self._seen if k[0] == "job" and k not in live]:
+                ns, _, jid = key[1].partition("\x00")
+                del self._seen[key]
+                events.append(self._make("Job", "JobDeregistered", jid, ns, (), {"Job": None}, index))
+        if "evals" in tables:
+            for ev in s.evals.values():
+                if ev["ModifyIndex"] == index:
+                    sig = (ev["Status"], ev["ModifyIndex"])
+                    if self._changed(("eval", ev["ID"]), sig):
+                        events.append(self._make("Evaluation", "EvaluationUpdated", ev["ID"], ev["Namespace"],
+                                                 (ev["JobID"], ev.get("DeploymentID") or ""), {"Evaluation": ev}, index))
+        if "allocs" in tables:
+            for alloc in s.allocs.values():
+                if alloc["ModifyIndex"] == index:
+                    self._alloc(alloc, index, events)
+        if "deployment" in tables:
+            for dep in s.deployments.values():
+                if dep["ModifyIndex"] == index:
+                    sig = (dep["Status"], dep["ModifyIndex"], orjson.dumps(dep["TaskGroups"]))
+                    if self._changed(("deployment", dep["ID"]), sig):
+                        events.append(self._make("Deployment", "DeploymentStatusUpdate", dep["ID"], dep["Namespace"],
+                                                 (dep["JobID"],), {"Deployment": dep}, index))
+        if events:
+            if self.frames and self.frames[-1][0] == index:
+                self.frames[-1][1].extend(events)
+            else:
+                self.frames.append((index, events))
+
+    def _changed(self, key: tuple[str, str], sig: tuple[Any, ...]) -> bool:
+        if self._seen.get(key) == sig:
+            return False
+        self._seen[key] = sig
+        return True
+
+    def _make(self, topic: str, etype: str, key: str, namespace: str, filter_keys: tuple[str, ...],
+              payload: dict[str, Any], index: int) -> _Event:
+        fk = tuple(k for k in filter_keys if k)
+        event = {"Topic": topic, "Type": etype, "Key": key, "Namespace": namespace,
+                 "FilterKeys": list(fk) or None, "Index": index, "Payload": payload}
+        return _Event(topic, key, namespace, fk, orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS))
+
+    def _node(self, node: dict[str, Any], index: int, out: list[_Event]) -> None:
+        key = ("node", node["ID"])
+        prev = self._seen.get(key)
+        sig = (node["Status"], node["SchedulingEligibility"], node.get("DrainStrategy") is not None,
+               node["ModifyIndex"])
+        if prev == sig:
+            return
+        self._seen[key] = sig
+        if prev is None:
+            etype = "NodeRegistration"
+        elif prev[2] != sig[2]:
+            etype = "NodeDrain"
+        elif prev[1] != sig[1]:
+            etype = "NodeEligibility"
+        else:
+            etype = "NodeStreamEvent"
+        payload = dict(node, SecretID="")
+        out.append(self._make("Node", etype, node["ID"], "", (), {"Node": payload}, index))
+
+    def _job(self, job: dict[str, Any], index: int, out: list[_Event]) -> None:
+        key = ("job", f"{job['Namespace']}\x00{job['ID']}")
+        prev = self._seen.get(key)
+        sig = (job["Version"], job["Status"], bool(job.get("Stop")), job["ModifyIndex"], job.get("Stable"))
+        if prev == sig:
+            return
+        self._seen[key] = sig
+        etype = "JobDeregistered" if job.get("Stop") and (prev is None or not prev[2]) else "JobRegistered"
+        out.append(self._make("Job", etype, job["ID"], job["Namespace"], (), {"Job": job}, index))
+
+    def _alloc(self, alloc: dict[str, Any], index: int, out: list[_Event]) -> None:
+        key = ("alloc", alloc["ID"])
+        prev = self._seen.get(key)
+        transition = orjson.dumps(alloc.get("DesiredTransition"))
+        sig = (alloc["ClientStatus"], alloc["DesiredStatus"], transition, alloc["ModifyIndex"])
+        if prev == sig:
+            return
+        self._seen[key] = sig
+        if prev is None or prev[1] != sig[1]:
+            etype = "PlanResult"
+        elif prev[2] != sig[2]:
+            etype = "AllocationUpdateDesiredStatus"
+        else:
+            etype = "AllocationUpdated"
+        payload = dict(alloc, Job=None)
+        out.append(self._make("Allocation", etype, alloc["ID"], alloc["Namespace"],
+                              (alloc["JobID"], alloc.get("DeploymentID") or ""), {"Allocation": payload}, index))
+
+    # -- subscribing --------------------------------------------------------------------------
+    @staticmethod
+    def _wanted(event: _Event, topics: dict[str, set[str]], namespace: str) -> bool:
+        if namespace != "*" and event.namespace not in ("", namespace):
+            return False
+        for topic in (event.topic, "*"):
+            keys = topics.get(topic)
+            if keys is None:
+                continue
+            if "*" in keys or event.key in keys or any(k in keys for k in event.filter_keys):
+                return True
+        return False
+
+    def frames_from(self, index: int) -> list[tuple[int, list[_Event]]]:
+        with self.state.lock:
+            return [(i, list(evs)) for i, evs in self.frames if i >= index]
+
+    def subscribe(
+        self, *, index: int, topics: dict[str, set[str]], namespace: str, poll_s: float = 1.0
+    ) -> Iterator[bytes]:
+        """NDJSON lines for a subscriber; yields ``b""`` when idle so a server can notice a hang-up."""
+        yield HEARTBEAT
+        next_index = index
+        last_beat = time.monotonic()
+        while True:
+            frames = self.frames_from(next_index)
+            for i, events in frames:
+                chosen = [e.raw for e in events if self._wanted(e, topics, namespace)]
+                next_index = i + 1
+                if chosen:
+                    yield b'{"Index":%d,"Events":[%s]}\n' % (i, b",".join(chosen))
+            now = time.monotonic()
+            if now - last_beat >= self.heartbeat_s:
+                last_beat = now
+                yield HEARTBEAT
+                continue
+            timeout = min(poll_s, self.heartbeat_s - (now - last_beat))
+            latest = next_index
+            self.state.wait_until(lambda: bool(self.frames) and self.frames[-1][0] >= latest, timeout)
+            yield b""
