@@ -24,7 +24,7 @@ def _sim(args: argparse.Namespace) -> int:
     if args.tls_ca and not args.tls_cert:
         print("--tls-ca (mutual TLS) needs --tls-cert and --tls-key", file=sys.stderr)
         return 2
-    cluster = SimCluster(clock=RealClock(), seed=args.seed)
+    cluster = SimCluster(clock=RealClock(), seed=args.seed, acl=args.acl)
     SCENARIOS[args.scenario](cluster)
     scheme = "https" if args.tls_cert else "http"
     print(f"nomadlab sim: scenario {args.scenario!r} (seed {args.seed}) on {scheme}://{args.host}:{args.port}",
@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
     sim.add_argument("--tls-key", help="PEM private key for --tls-cert")
     sim.add_argument("--tls-ca", help="PEM CA bundle: require client certificates (mutual TLS)")
+    sim.add_argument("--acl", action="store_true",
+                     help="enforce ACLs; bootstrap with POST /v1/acl/bootstrap (or `nomad acl bootstrap`)")
     sim.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     sim.set_defaults(func=_sim)
     return parser

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from . import wire
 from .allocations import AllocationOperations
 from .clock import Clock, ManualClock
+from .acl import AclStore
 from .events import EventBroker
 from .jobs import JobOperations
 from .nodes import NodeOperations
@@ -49,6 +50,8 @@ class SimCluster(JobOperations, AllocationOperations, NodeOperations):
         Seeds every random choice (IDs, jitter, synthetic data), so runs are repeatable.
     region:
         The region name reported by ``/v1/regions`` and stamped on jobs.
+    acl:
+        Enforce ACLs (bootstrap with ``POST /v1/acl/bootstrap`` or ``cluster.acl.bootstrap()``).
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class SimCluster(JobOperations, AllocationOperations, NodeOperations):
         region: str = "global",
         agent_name: str = "nomad-sim",
         version: str = "1.11.0",
+        acl: bool = False,
     ) -> None:
         self.clock: Clock = clock if clock is not None else ManualClock()
         self.seed = seed
@@ -71,6 +75,7 @@ class SimCluster(JobOperations, AllocationOperations, NodeOperations):
         self._timers: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self._timer_seq = itertools.count()
         self.events = EventBroker(self.state)
+        self.acl = AclStore(self, enabled=acl)
         self.queued: dict[tuple[str, str], dict[str, int]] = {}
         self._alloc_generation: dict[str, int] = {}
         self._restart_times: dict[tuple[str, str], list[int]] = {}
@@ -173,7 +178,23 @@ class SimCluster(JobOperations, AllocationOperations, NodeOperations):
             self.advance((max(due, self.clock.now_ns()) - self.clock.now_ns()) / 1e9)
 
     def authorize_topics(self, request: Any, topics: dict[str, set[str]]) -> None:
-        """Check the event-stream topics against the request's token (no-op without ACLs)."""
+        """Check event-stream topics against the request's token (REFERENCE §7 "ACL by topic")."""
+        if not self.acl.enabled:
+            return
+        from .acl import PERMISSION_DENIED, resolve
+        from .errors import NomadHTTPError
+
+        acl = resolve(self, request)
+        ns = request.param("namespace") or "default"
+        for topic in topics:
+            if topic in ("Job", "Allocation", "Deployment", "Evaluation", "Service"):
+                ok = acl.any_ns("read-job") if ns == "*" else acl.allow_ns(ns, "read-job")
+            elif topic == "Node":
+                ok = acl.allow_level("node", "read")
+            else:
+                ok = acl.management
+            if not ok:
+                raise NomadHTTPError(403, PERMISSION_DENIED)
 
     # -- serving -----------------------------------------------------------------------------
     def handle(self, request: Any) -> Any:

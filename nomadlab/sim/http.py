@@ -28,6 +28,8 @@ class Request:
     query: dict[str, list[str]] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    context: dict[str, object] = field(default_factory=dict)
+    """Per-request facts found while answering (e.g. the resolved ACL)."""
 
     @classmethod
     def build(

@@ -29,6 +29,7 @@ __all__ = [
     "parse_duration",
     "query_bool",
     "query_int",
+    "query_go_int",
     "namespace_of",
     "blocking",
     "paginate",
@@ -87,16 +88,36 @@ def parse_duration(text: str) -> float:
 
 
 def query_bool(req: Request, name: str, default: bool = False) -> bool:
-    """A boolean query parameter: present with no value means true (Nomad's ``parseBool``)."""
-    if name not in req.query:
-        return default
+    """A boolean query parameter, as Nomad's ``parseBool`` (``command/agent/http.go``) reads it.
+
+    An absent *or empty* value means ``default`` (Go's ``Query().Get`` returns ``""`` for
+    both). A bad value is an uncoded error, so 500 with
+    ``Failed to parse value of "<name>" (<value>) as a bool: strconv.ParseBool: …``.
+    """
     value = req.param(name) or ""
     if value == "":
-        return True
+        return default
     try:
         return parse_bool(value)
     except ValueError as exc:
-        raise bad_request(f'Failed to parse value of "{name}" ({value}): {exc}') from None
+        raise NomadHTTPError(
+            500, f'Failed to parse value of "{name}" ({value}) as a bool: {exc}'
+        ) from None
+
+
+def query_go_int(req: Request, name: str, default: int = 0) -> int:
+    """An integer query parameter read with Nomad's ``parseInt`` (500 on a bad value)."""
+    value = req.param(name) or ""
+    if value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise NomadHTTPError(
+            500,
+            f'Failed to parse value of "{name}" ({value}) as a int: '
+            f'strconv.Atoi: parsing "{value}": invalid syntax',
+        ) from None
 
 
 def query_int(req: Request, name: str, default: int = 0) -> int:
@@ -273,6 +294,17 @@ class Router:
 
     def __init__(self) -> None:
         self.routes: list[Route] = []
+        # (methods, path regex, requirement): what a token needs, first match wins.
+        self.requirements: list[tuple[frozenset[str], re.Pattern[str], Any]] = []
+
+    def require(self, methods: str, pattern: str, requirement: Any) -> None:
+        self.requirements.append((frozenset(methods.split("|")), re.compile(pattern + r"\Z"), requirement))
+
+    def requirement_for(self, req: Request) -> Any:
+        for methods, pattern, need in self.requirements:
+            if (req.method in methods or "*" in methods) and pattern.match(req.path):
+                return need
+        return None
 
     def add(self, methods: str, pattern: str, handler: Handler) -> None:
         self.routes.append(
@@ -289,6 +321,10 @@ class Router:
                 allowed = True
                 continue
             try:
+                if cluster.acl.enabled:
+                    from .acl import check
+
+                    check(cluster, req, self.requirement_for(req))
                 return route.handler(cluster, req, **m.groupdict())
             except NomadHTTPError as exc:
                 return Response.text(exc.status, exc.body, exc.headers)

@@ -2,8 +2,40 @@
 
 from __future__ import annotations
 
+from ..acl import Requirement
 from ..router import Router
-from . import agent, allocations, evaluations, events, jobs, nodes
+from . import acl, agent, allocations, evaluations, events, jobs, nodes
+
+
+def ns(*caps: str) -> Requirement:
+    return Requirement("ns", caps)
+
+
+# What a token needs for each route (REFERENCE §8 "Capability per endpoint"); first match wins.
+REQUIREMENTS: list[tuple[str, str, Requirement]] = [
+    ("GET", r"/v1/jobs", ns("list-jobs")),
+    ("PUT|POST", r"/v1/jobs", ns("submit-job", "register-job")),
+    ("*", r"/v1/job/.+/plan", ns("submit-job", "plan-job")),
+    ("GET", r"/v1/job/.+/scale", ns("read-job-scaling", "read-job")),
+    ("PUT|POST", r"/v1/job/.+/scale", ns("scale-job", "submit-job")),
+    ("PUT|POST", r"/v1/job/.+/evaluate", ns("submit-job", "evaluate-job")),
+    ("GET", r"/v1/job/.+", ns("read-job")),
+    ("PUT|POST", r"/v1/job/.+", ns("submit-job", "register-job")),
+    ("DELETE", r"/v1/job/.+", ns("submit-job", "deregister-job", "purge-job")),
+    ("PUT|POST", r"/v1/allocation/.+/stop", ns("alloc-lifecycle")),
+    ("*", r"/v1/allocations?(/.*)?", ns("read-job")),
+    ("*", r"/v1/evaluations?(/.*)?", ns("read-job")),
+    ("*", r"/v1/deployments?(/.*)?", ns("read-job")),
+    ("GET", r"/v1/node/pools?(/.*)?", Requirement("none")),
+    ("PUT|POST", r"/v1/node/[^/]+/(drain|eligibility|purge)", Requirement("node", level="write")),
+    ("*", r"/v1/nodes?(/.*)?", Requirement("node", level="read")),
+    ("*", r"/v1/client/stats", Requirement("node", level="read")),
+    ("*", r"/v1/client/allocation/.+", ns("read-job")),
+    ("*", r"/v1/client/fs/logs/.+", ns("read-logs", "read-fs")),
+    ("*", r"/v1/client/fs/.+", ns("read-fs")),
+    ("*", r"/v1/agent/self", Requirement("agent", level="read")),
+    ("*", r"/v1/agent/members", Requirement("node", level="read")),
+]
 
 __all__ = ["ROUTER", "build_router"]
 
@@ -11,8 +43,10 @@ __all__ = ["ROUTER", "build_router"]
 def build_router() -> Router:
     router = Router()
     # Order matters where patterns overlap: node pools before /v1/node/:id.
-    for module in (agent, jobs, allocations, nodes, evaluations, events):
+    for module in (agent, jobs, allocations, nodes, evaluations, events, acl):
         module.register(router)
+    for methods, pattern, need in REQUIREMENTS:
+        router.require(methods, pattern, need)
     return router
 
 

@@ -53,7 +53,7 @@ def agent_self(c: SimCluster, req: Request) -> Response:
         "Datacenter": "dc1",
         "NodeName": c.agent_name,
         "Version": {"Revision": "", "Version": version, "VersionMetadata": "", "VersionPrerelease": pre},
-        "ACL": {"Enabled": bool(getattr(c, "acl_enabled", False))},
+        "ACL": {"Enabled": c.acl.enabled},
         "Server": {"Enabled": True},
         "Client": {"Enabled": True},
         "Ports": {"HTTP": 4646, "RPC": 4647, "Serf": 4648},

@@ -25,7 +25,7 @@ def allocs_list(c: SimCluster, req: Request) -> Response:
     task_states = query_bool(req, "task_states", True)
     with c.state.lock:
         allocs = [a for a in c.state.allocs.values()
-                  if ns_matches(a["Namespace"], ns) and a["ID"].startswith(prefix)]
+                  if ns_matches(a["Namespace"], ns, req) and a["ID"].startswith(prefix)]
         if prefix:
             allocs.sort(key=lambda a: a["ID"])
             token, key = (lambda a: a["ID"]), (lambda t: t)

@@ -44,8 +44,16 @@ def ci_get(obj: Any, name: str, default: Any = None) -> Any:
     return default
 
 
-def ns_matches(namespace: str, wanted: str) -> bool:
-    return wanted == "*" or namespace == wanted
+def ns_matches(namespace: str, wanted: str, req: Request | None = None, *caps: str) -> bool:
+    """Whether an object of ``namespace`` belongs in a list for ``wanted`` (``*`` = all),
+    and, with ACLs on, the request's token may see it (``caps``, default ``read-job``)."""
+    if not (wanted == "*" or namespace == wanted):
+        return False
+    if req is None or "acl" not in req.context:
+        return True
+    from ..acl import visible
+
+    return visible(req, namespace, *caps)
 
 
 def create_index_token(obj: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ def evals_list(c: SimCluster, req: Request) -> Response:
     prefix = req.param("prefix") or ""
     with c.state.lock:
         evals = [e for e in c.state.evals.values()
-                 if ns_matches(e["Namespace"], ns) and e["ID"].startswith(prefix)
+                 if ns_matches(e["Namespace"], ns, req) and e["ID"].startswith(prefix)
                  and (not job or e["JobID"] == job) and (not status or e["Status"] == status)]
         if prefix:
             evals.sort(key=lambda e: e["ID"])
@@ -66,7 +66,7 @@ def deployments_list(c: SimCluster, req: Request) -> Response:
     prefix = req.param("prefix") or ""
     with c.state.lock:
         deps = [d for d in c.state.deployments.values()
-                if ns_matches(d["Namespace"], ns) and d["ID"].startswith(prefix)]
+                if ns_matches(d["Namespace"], ns, req) and d["ID"].startswith(prefix)]
         if prefix:
             deps.sort(key=lambda d: d["ID"])
             token, key = (lambda d: d["ID"]), (lambda t: t)

@@ -14,6 +14,7 @@ from ..router import (
     namespace_of,
     paginate,
     query_bool,
+    query_go_int,
     query_int,
 )
 from .common import ci_get, decode_body, job_token_key, ns_matches
@@ -38,7 +39,7 @@ def jobs_list(c: SimCluster, req: Request) -> Response:
     meta = query_bool(req, "meta")
     with c.state.lock:
         jobs = sorted(
-            (j for (jns, jid), j in c.state.jobs.items() if ns_matches(jns, ns) and jid.startswith(prefix)),
+            (j for (jns, jid), j in c.state.jobs.items() if ns_matches(jns, ns, req, "list-jobs") and jid.startswith(prefix)),
             key=lambda j: (j["Namespace"], j["ID"]),
         )
         page, next_token = paginate(
@@ -98,7 +99,7 @@ def job_crud(c: SimCluster, req: Request, job_id: str) -> Response:
         purge = query_bool(req, "purge")
         query_bool(req, "global")
         query_bool(req, "no_shutdown_delay")
-        priority = query_int(req, "eval_priority", 0)
+        priority = query_go_int(req, "eval_priority", 0)
         reply = c.deregister_job(ns, job_id, purge=purge, eval_priority=priority)
         return json_response(req, reply, index=reply["Index"])
     raise NomadHTTPError(405, "Invalid method")

@@ -1,0 +1,135 @@
+"""ACL routes: bootstrap, policies, tokens, whoami (REFERENCE §8, §11.10)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..acl import PERMISSION_DENIED, public, resolve, secret_of
+from ..errors import NomadHTTPError, bad_request
+from ..http import Request, Response
+from ..router import Router, json_response, parse_duration
+from .common import ci_get, decode_body
+
+if TYPE_CHECKING:
+    from ..cluster import SimCluster
+
+__all__ = ["register"]
+
+_DISABLED = "ACL support disabled"
+
+
+def _enabled(c: SimCluster) -> None:
+    if not c.acl.enabled:
+        raise NomadHTTPError(400, _DISABLED)
+
+
+def _management(c: SimCluster, req: Request) -> None:
+    if not resolve(c, req).management:
+        raise NomadHTTPError(403, PERMISSION_DENIED)
+
+
+def bootstrap(c: SimCluster, req: Request) -> Response:
+    body = decode_body(req, required=False) or {}
+    token = c.acl.bootstrap(ci_get(body, "BootstrapSecret") or None)
+    return json_response(req, public(token), index=token["CreateIndex"])
+
+
+def policies_list(c: SimCluster, req: Request) -> Response:
+    _enabled(c)
+    acl = resolve(c, req)
+    mine = set((acl.token or {}).get("Policies") or ())
+    prefix = req.param("prefix") or ""
+    out = [
+        {k: p[k] for k in ("Name", "Description", "JobACL", "Hash", "CreateIndex", "ModifyIndex")}
+        for name, p in sorted(c.acl.policies.items())
+        if name.startswith(prefix) and (acl.management or name in mine)
+    ]
+    return json_response(req, out, index=c.state.max_index(["acl_policy"]), meta=True)
+
+
+def policy(c: SimCluster, req: Request, name: str) -> Response:
+    _enabled(c)
+    if req.method == "GET":
+        acl = resolve(c, req)
+        if not (acl.management or name == "anonymous" or name in ((acl.token or {}).get("Policies") or ())):
+            raise NomadHTTPError(403, PERMISSION_DENIED)
+        p = c.acl.policies.get(name)
+        if p is None:
+            raise NomadHTTPError(404, "ACL policy not found")
+        return json_response(req, public(p), index=p["ModifyIndex"], meta=True)
+    _management(c, req)
+    if req.method in ("PUT", "POST"):
+        body = decode_body(req)
+        if (ci_get(body, "Name") or "") != name:
+            raise bad_request("ACL policy name does not match request path")
+        try:
+            c.acl.upsert_policy(name, ci_get(body, "Rules") or "", ci_get(body, "Description") or "")
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+        return Response.empty(200, {"X-Nomad-Index": str(c.state.index)})
+    if req.method == "DELETE":
+        c.acl.policies.pop(name, None)
+        return Response.empty(200)
+    raise NomadHTTPError(405, "Invalid method")
+
+
+def tokens_list(c: SimCluster, req: Request) -> Response:
+    _enabled(c)
+    _management(c, req)
+    fields = ("AccessorID", "Name", "Type", "Policies", "Roles", "Global", "Hash", "CreateTime",
+              "ExpirationTime", "CreateIndex", "ModifyIndex")
+    out = [{k: t.get(k) for k in fields} for t in sorted(c.acl.tokens.values(), key=lambda t: t["CreateIndex"])]
+    return json_response(req, out, index=c.state.max_index(["acl_token"]), meta=True)
+
+
+def token_create(c: SimCluster, req: Request) -> Response:
+    _enabled(c)
+    _management(c, req)
+    body = decode_body(req)
+    token_type = ci_get(body, "Type") or "client"
+    policies = ci_get(body, "Policies") or []
+    if token_type not in ("client", "management"):
+        raise bad_request("token 0 invalid: token type must be client or management")
+    if token_type == "client" and not policies:
+        raise bad_request("token 0 invalid: client token missing policies or roles")
+    if token_type == "management" and policies:
+        raise bad_request("token 0 invalid: management token cannot be associated with policies or roles")
+    ttl: Any = ci_get(body, "ExpirationTTL")
+    ttl_ns = 0
+    if isinstance(ttl, str) and ttl:
+        try:
+            ttl_ns = int(parse_duration(ttl) * 1e9)
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+    elif isinstance(ttl, int):
+        ttl_ns = ttl
+    token = c.acl.create_token(name=ci_get(body, "Name") or "", token_type=token_type, policies=policies,
+                               global_=bool(ci_get(body, "Global", False)), ttl_ns=ttl_ns)
+    return json_response(req, public(token), index=token["CreateIndex"])
+
+
+def token_self(c: SimCluster, req: Request) -> Response:
+    base = {"SecretID": "", "Roles": None, "Global": False, "Hash": None, "CreateTime": "0001-01-01T00:00:00Z",
+            "ExpirationTime": None, "ExpirationTTL": "", "CreateIndex": 0, "ModifyIndex": 0}
+    if not c.acl.enabled:
+        return json_response(req, {"AccessorID": "acls-disabled", "Name": "ACLs disabled token",
+                                   "Type": "client", "Policies": None, **base})
+    secret = secret_of(req)
+    if not secret:
+        return json_response(req, {"AccessorID": "anonymous", "Name": "Anonymous Token", "Type": "client",
+                                   "Policies": ["anonymous"], **base})
+    token = c.acl.by_secret(secret)
+    if token is None:
+        raise NomadHTTPError(403, "ACL token not found")
+    if c.acl.expired(token, c.now_ns()):
+        raise NomadHTTPError(500, "ACL token expired")
+    return json_response(req, public(token), index=token["ModifyIndex"], meta=True)
+
+
+def register(router: Router) -> None:
+    router.add("PUT|POST", r"/v1/acl/bootstrap", bootstrap)
+    router.add("GET", r"/v1/acl/policies", policies_list)
+    router.add("GET|PUT|POST|DELETE", r"/v1/acl/policy/(?P<name>[^/]*)", policy)
+    router.add("GET", r"/v1/acl/tokens", tokens_list)
+    router.add("PUT|POST", r"/v1/acl/token", token_create)
+    router.add("GET", r"/v1/acl/token/self", token_self)
