@@ -1,10 +1,51 @@
 """nomadlab: explore a HashiCorp Nomad cluster from Jupyter.
 
-Heavy layers load on first use, so ``import nomadlab`` stays cheap.
+>>> import nomadlab
+>>> client = nomadlab.NomadClient()          # NOMAD_ADDR, NOMAD_TOKEN, ... as the CLI reads them
+
+Names load on first use (PEP 562), so ``import nomadlab`` does not import httpx, pandas or
+plotly until something needs them.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+# Public name → the module that defines it (sorted by name).
+_EXPORTS: dict[str, str] = {
+    "FanOutResult": "nomadlab.fanout",
+    "NomadAPIError": "nomadlab.errors",
+    "NomadClient": "nomadlab.client",
+    "NomadConfig": "nomadlab.config",
+    "NomadConfigError": "nomadlab.errors",
+    "NomadError": "nomadlab.errors",
+    "NomadTransportError": "nomadlab.errors",
+    "QueryMeta": "nomadlab.client",
+    "Reply": "nomadlab.client",
+    "RetryPolicy": "nomadlab.retries",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:
+    from nomadlab.client import NomadClient, QueryMeta, Reply
+    from nomadlab.config import NomadConfig
+    from nomadlab.errors import NomadAPIError, NomadConfigError, NomadError, NomadTransportError
+    from nomadlab.fanout import FanOutResult
+    from nomadlab.retries import RetryPolicy
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nomadlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

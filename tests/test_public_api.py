@@ -1,0 +1,36 @@
+"""The package's public surface: every exported name resolves, and importing stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nomadlab
+
+
+def test_every_exported_name_resolves_to_its_module() -> None:
+    assert nomadlab.__all__ == sorted(nomadlab.__all__)
+    for name in nomadlab.__all__:
+        if name == "__version__":
+            continue
+        obj = getattr(nomadlab, name)
+        assert obj.__name__ == name
+        assert obj.__module__ == nomadlab._EXPORTS[name]
+
+
+def test_unknown_attribute_raises() -> None:
+    try:
+        nomadlab.no_such_name  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_name" in str(exc)
+    else:
+        raise AssertionError("expected AttributeError")
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, nomadlab; heavy = {'httpx', 'pandas', 'plotly', 'ipywidgets', 'uvicorn'};"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
