@@ -181,6 +181,12 @@ class AllocationOperations:
         if trigger == "exit_restart":
             delay = int((tg.get("RestartPolicy") or {}).get("Delay") or 0)
             self._schedule_start(alloc, first=False, task=task, delay_ns=delay)
+        if (trigger in ("start", "restart_start") and alloc.get("DeploymentID")
+                and all(s["State"] == "running" for s in alloc["TaskStates"].values())):
+            # Health is judged from the moment every task runs: MinHealthyTime later, the
+            # allocation is healthy if no task stopped or restarted in between.
+            wait = int((tg.get("Update") or {}).get("MinHealthyTime") or 10 * NS_PER_S)
+            self.at(now + wait, self._alloc_healthy, alloc_id, gen, _restarts(alloc))
         self._set_client_status(alloc, idx)
 
     def _task_exit(self: SimCluster, alloc_id: str, task: str, gen: int, ok: bool) -> None:
@@ -217,10 +223,6 @@ class AllocationOperations:
         if new != old and (old, new) in CLIENT_TRANSITIONS:
             alloc["ClientStatus"] = new
             alloc["ClientDescription"] = CLIENT_DESCRIPTIONS.get(new, "")
-            if new == "running" and alloc.get("DeploymentID"):
-                update = _group(alloc["Job"], alloc["TaskGroup"]).get("Update") or {}
-                wait = int(update.get("MinHealthyTime") or 10 * NS_PER_S)
-                self.at(now + wait, self._alloc_healthy, alloc["ID"], self._gen().get(alloc["ID"], 0))
             if new == "failed":
                 tables += self._on_alloc_failed(alloc, idx)
         self.state.commit(idx, tables)
@@ -229,9 +231,27 @@ class AllocationOperations:
             self.unblock_evals()
 
     # -- deployments ----------------------------------------------------------------------------
-    def _alloc_healthy(self: SimCluster, alloc_id: str, gen: int) -> None:
+    def join_deployment(self: SimCluster, alloc: dict[str, Any], deployment_id: str) -> None:
+        """Move an allocation updated in place into ``deployment_id`` (health tracked anew)."""
+        alloc["DeploymentID"] = deployment_id
+        alloc["DeploymentStatus"] = None
+        dep = self.state.deployments.get(deployment_id)
+        dstate = (dep["TaskGroups"] or {}).get(alloc["TaskGroup"]) if dep is not None else None
+        if dstate is not None:
+            dstate["PlacedAllocs"] += 1
+        if alloc["ClientStatus"] == "running":
+            update = _group(alloc["Job"], alloc["TaskGroup"]).get("Update") or {}
+            wait = int(update.get("MinHealthyTime") or 10 * NS_PER_S)
+            self.at(self.now_ns() + wait, self._alloc_healthy, alloc["ID"],
+                    self._gen().get(alloc["ID"], 0))
+
+    def _alloc_healthy(self: SimCluster, alloc_id: str, gen: int, restarts: int | None = None) -> None:
         alloc = self.state.allocs.get(alloc_id)
         if alloc is None or self._gen().get(alloc_id) != gen or alloc["ClientStatus"] != "running":
+            return
+        if any(s["State"] != "running" for s in alloc["TaskStates"].values()):
+            return
+        if restarts is not None and _restarts(alloc) != restarts:
             return
         if alloc.get("DeploymentStatus") and alloc["DeploymentStatus"].get("Healthy") is not None:
             return
@@ -377,6 +397,10 @@ class AllocationOperations:
         alloc["ClientDescription"] = "alloc is lost since its node is down"
         alloc["ModifyIndex"] = idx
         alloc["ModifyTime"] = now
+
+
+def _restarts(alloc: dict[str, Any]) -> int:
+    return sum(int(s.get("Restarts") or 0) for s in (alloc.get("TaskStates") or {}).values())
 
 
 def _group(job: dict[str, Any], name: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from .scheduler import (
     Placer,
     ReconcileResult,
     Usage,
+    alloc_job_version,
     alloc_terminal,
     group_ask,
     job_status,
@@ -137,7 +138,10 @@ class JobOperations:
                 self.state.job_summaries[key] = wire.new_job_summary(job, index=idx)
             tables = ["jobs", "job_version", "job_summary", "job_submission"]
             eval_id, eval_index = "", 0
-            if not (job.get("Periodic") or {}).get("Enabled") and not job.get("ParameterizedJob"):
+            # Periodic and parameterized parents get no evaluation; dispatched children do
+            # (Nomad's IsParameterized excludes them).
+            parameterized = job.get("ParameterizedJob") is not None and not job.get("Dispatched")
+            if not (job.get("Periodic") or {}).get("Enabled") and not parameterized:
                 ev = self._create_eval(job, triggered_by, idx, priority=eval_priority or job["Priority"])
                 eval_id, eval_index = ev["ID"], idx
                 tables.append("evals")
@@ -247,12 +251,10 @@ class JobOperations:
             reply: dict[str, Any]
             eval_id: str | None = None
             if count is None:
-                idx = self.state.next_index()
                 reply = {
                     "EvalID": "", "EvalCreateIndex": 0, "JobModifyIndex": job["JobModifyIndex"],
-                    "Warnings": "", "Index": idx, "LastContact": 0, "KnownLeader": False, "NextToken": "",
+                    "Warnings": "", "Index": 0, "LastContact": 0, "KnownLeader": False, "NextToken": "",
                 }
-                self.state.commit(idx, ["scaling_event"])
             else:
                 new = copy.deepcopy(job)
                 for g in new["TaskGroups"]:
@@ -262,14 +264,18 @@ class JobOperations:
                     new, namespace=namespace, triggered_by="job-scaling", _scaling=True
                 )
                 eval_id = reply["EvalID"] or None
-                reply["Index"] = reply["EvalCreateIndex"]
+            # The scaling event is its own Raft write; its CreateIndex is that write's index
+            # (state store UpsertScalingEvent sets ScalingEvent.CreateIndex = index).
+            idx = self.state.next_index()
             event = wire.scaling_event(
                 time_ns=self.now_ns(), count=count, previous_count=previous, message=message,
-                error=error, meta=meta, eval_id=eval_id,
+                error=error, meta=meta, eval_id=eval_id, create_index=idx,
             )
             events = self.state.scaling_events.setdefault((namespace, job_id), {}).setdefault(group, [])
             events.insert(0, event)
             del events[JOB_TRACKED_SCALING_EVENTS:]
+            self.state.commit(idx, ["scaling_event"])
+            reply["Index"] = reply["EvalCreateIndex"] if count is not None else idx
             return reply
 
     # -- deregister -----------------------------------------------------------------------------
@@ -322,7 +328,7 @@ class JobOperations:
                 raise NomadHTTPError(500, "job not found")
             if (job.get("Periodic") or {}).get("Enabled"):
                 raise NomadHTTPError(500, "can't evaluate periodic job")
-            if job.get("ParameterizedJob"):
+            if job.get("ParameterizedJob") is not None and not job.get("Dispatched"):
                 raise NomadHTTPError(500, "can't evaluate parameterized job")
             idx = self.state.next_index()
             ev = self._create_eval(job, "job-register", idx, priority=job["Priority"])
@@ -367,8 +373,14 @@ class JobOperations:
         self.state.evals[ev["ID"]] = ev
         return ev
 
-    def process_eval(self: SimCluster, eval_id: str, *, job_override: dict[str, Any] | None = None) -> None:
-        """Run the scheduler for one evaluation and commit its plan at the next index."""
+    def process_eval(self: SimCluster, eval_id: str, *, job_override: dict[str, Any] | None = None,
+                     reblock: bool = False) -> None:
+        """Run the scheduler for one evaluation and commit its plan at the next index.
+
+        With ``reblock`` (a blocked evaluation re-run), an evaluation that still cannot place
+        everything goes back to ``blocked`` itself instead of spawning another (Nomad's
+        ``ReblockEval``).
+        """
         with self.state.lock:
             ev = self.state.evals[eval_id]
             ns, job_id = ev["Namespace"], ev["JobID"]
@@ -388,13 +400,16 @@ class JobOperations:
             placer = Placer(self.state.nodes, usage)
             for a, desc in result.stop:
                 self.stop_allocation_desired(a, desc, idx)
+            deployment_id = self._maybe_deployment(job, result, idx)
             for a in result.inplace:
-                a["JobVersion"] = job["Version"]
                 a["Job"] = versions.get(job["Version"], job)
                 a["AllocModifyIndex"] = idx
                 a["ModifyIndex"] = idx
                 a["ModifyTime"] = self.now_ns()
-            deployment_id = self._maybe_deployment(job, result, idx)
+                if deployment_id and a.get("DeploymentID") != deployment_id:
+                    # generic_sched: an in-place update joins the new deployment with its
+                    # health reset, and counts as placed in it.
+                    self.join_deployment(a, deployment_id)
             failed = self._place_all(job, result, placer, commit=True, eval_id=eval_id, idx=idx,
                                      deployment_id=deployment_id)
             if job["Type"] in SYSTEM_TYPES and not job.get("Stop"):
@@ -407,7 +422,9 @@ class JobOperations:
                     a["FollowupEvalID"] = follow["ID"]
                     a["ModifyIndex"] = idx
                     self.at(at_ns, self._run_followup, follow["ID"])
-            queued = {g: len(m) for g, m in failed.items()}
+            # Every placement that did not fit stays queued: the first failure plus the
+            # ones coalesced into its metric.
+            queued = {g: 1 + int(m.get("CoalescedFailures") or 0) for g, m in failed.items()}
             ev.update(
                 Status="complete",
                 ModifyIndex=idx,
@@ -418,7 +435,10 @@ class JobOperations:
             )
             for m in failed.values():
                 m.pop("_count", None)
-            if failed:
+            if failed and reblock:
+                ev.update(Status="blocked", FailedTGAllocs=None,
+                          StatusDescription="created to place remaining allocations")
+            elif failed:
                 blocked = self._create_eval(job, "queued-allocs", idx, priority=ev["Priority"],
                                             status="blocked", previous_eval=eval_id)
                 blocked["StatusDescription"] = "created to place remaining allocations"
@@ -451,7 +471,7 @@ class JobOperations:
                 idx = self.state.next_index()
                 ev.update(Status="pending", ModifyIndex=idx, ModifyTime=self.now_ns())
                 self.state.commit(idx, ["evals"])
-                self.process_eval(ev["ID"])
+                self.process_eval(ev["ID"], reblock=True)
 
     def _place_all(
         self: SimCluster,
@@ -494,7 +514,7 @@ class JobOperations:
             have = {a["NodeID"] for a in mine if not alloc_terminal(a)}
             if job["Type"] == "sysbatch":
                 have |= {a["NodeID"] for a in mine if a["ClientStatus"] == "complete"
-                         and a["JobVersion"] == job["Version"]}
+                         and alloc_job_version(a) == job["Version"]}
             for node in placer.system_targets(job, tg):
                 if node["ID"] in have:
                     continue

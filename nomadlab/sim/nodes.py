@@ -43,7 +43,8 @@ class NodeOperations:
     def _node(self: SimCluster, node_id: str) -> dict[str, Any]:
         node = self.state.nodes.get(node_id)
         if node is None:
-            raise NomadHTTPError(404, "node not found")
+            # Node.UpdateDrain / UpdateEligibility return an uncoded error: 500.
+            raise NomadHTTPError(500, "node not found")
         return node
 
     def _node_event(self: SimCluster, node: dict[str, Any], message: str, idx: int,
@@ -156,14 +157,20 @@ class NodeOperations:
     # -- eligibility and status -----------------------------------------------------------------
     def set_eligibility(self: SimCluster, node_id: str, eligibility: str) -> dict[str, Any]:
         """``POST /v1/node/:id/eligibility``."""
+        # Node.UpdateEligibility returns uncoded errors, so these are 500s over HTTP.
         if eligibility not in ("eligible", "ineligible"):
-            raise bad_request(f'invalid scheduling eligibility "{eligibility}"')
+            raise NomadHTTPError(500, f'invalid scheduling eligibility "{eligibility}"')
         with self.state.lock:
             node = self._node(node_id)
             if eligibility == "eligible" and node.get("DrainStrategy") is not None:
-                raise bad_request("can not set node's scheduling eligibility to eligible while it is draining")
+                raise NomadHTTPError(
+                    500, "can not set node's scheduling eligibility to eligible while it is draining"
+                )
+            if node["SchedulingEligibility"] == eligibility:
+                # "Nothing to do": no Raft write, so the reply carries zero indexes.
+                return {"NodeModifyIndex": 0, "EvalIDs": None, "EvalCreateIndex": 0, "Index": 0}
             idx = self.state.next_index()
-            changed = node["SchedulingEligibility"] != eligibility
+            changed = True
             node["SchedulingEligibility"] = eligibility
             node["ModifyIndex"] = idx
             if changed:

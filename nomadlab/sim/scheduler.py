@@ -21,6 +21,7 @@ from . import wire
 __all__ = [
     "TERMINAL_CLIENT",
     "alloc_terminal",
+    "alloc_job_version",
     "group_ask",
     "node_allocatable",
     "Usage",
@@ -39,6 +40,15 @@ SYSTEM_TYPES = frozenset({"system", "sysbatch"})
 def alloc_terminal(alloc: dict[str, Any]) -> bool:
     """Nomad's ``Allocation.TerminalStatus``: desired stop/evict, or a terminal client status."""
     return alloc["DesiredStatus"] in ("stop", "evict") or alloc["ClientStatus"] in TERMINAL_CLIENT
+
+
+def alloc_job_version(alloc: dict[str, Any]) -> int:
+    """The job version an allocation runs: its embedded job's ``Version``.
+
+    The full ``Allocation`` has no ``JobVersion`` field (only ``AllocListStub`` does, derived
+    from ``Job.Version``), so the embedded job is the one source of truth.
+    """
+    return int((alloc.get("Job") or {}).get("Version") or 0)
 
 
 def alloc_client_terminal(alloc: dict[str, Any]) -> bool:
@@ -197,8 +207,8 @@ def reconcile(
                 result.migrate[name] = result.migrate.get(name, 0) + 1
                 result.place.append((name, _name_index(a), a))
                 continue
-            if a["JobVersion"] != job["Version"]:
-                old = versions.get(a["JobVersion"])
+            if alloc_job_version(a) != job["Version"]:
+                old = versions.get(alloc_job_version(a))
                 old_tg = next(
                     (g for g in (old or {}).get("TaskGroups") or () if g["Name"] == name), None
                 )
@@ -219,7 +229,7 @@ def reconcile(
         for a in allocs:
             if a["TaskGroup"] != name or a.get("NextAllocation"):
                 continue
-            if a["ClientStatus"] == "lost" and a["JobVersion"] <= job["Version"]:
+            if a["ClientStatus"] == "lost" and alloc_job_version(a) <= job["Version"]:
                 if not any(prev is a for _, _, prev in result.place):
                     result.place.append((name, _name_index(a), a))
                 continue
@@ -240,7 +250,7 @@ def reconcile(
             done = sum(
                 1 for a in allocs
                 if a["TaskGroup"] == name and a["ClientStatus"] == "complete"
-                and a["JobVersion"] == job["Version"]
+                and alloc_job_version(a) == job["Version"]
             )
         replacing = sum(1 for g, _, prev in result.place if g == name)
         have = len(keep) + replacing + done + pending_reschedule
@@ -494,14 +504,20 @@ class Placer:
 
 # -- job status and summary ----------------------------------------------------------------------
 def job_status(job: dict[str, Any], allocs: list[dict[str, Any]], evals: list[dict[str, Any]]) -> str:
-    """Nomad's ``getJobStatus``."""
-    if job.get("Periodic") and (job["Periodic"] or {}).get("Enabled") or job.get("ParameterizedJob"):
+    """Nomad's ``getJobStatus`` (``nomad/state/state_store.go``).
+
+    System, periodic and parameterized jobs are ``running`` until stopped. Otherwise a job is
+    ``running`` while any allocation is non-terminal by ``Allocation.TerminalStatus`` (desired
+    stop/evict counts as terminal, whatever the client reports), ``pending`` while any eval is
+    non-terminal, and ``dead`` once it has allocations or evals and all are terminal.
+    """
+    periodic = bool((job.get("Periodic") or {}).get("Enabled"))
+    parameterized = job.get("ParameterizedJob") is not None and not job.get("Dispatched")
+    if job["Type"] == "system" or periodic or parameterized:
         return "dead" if job.get("Stop") else "running"
-    if job.get("Stop"):
-        return "dead"
-    if any(not alloc_client_terminal(a) for a in allocs):
+    if any(not alloc_terminal(a) for a in allocs):
         return "running"
-    if any(e["Status"] in ("pending", "blocked") for e in evals):
+    if any(e["Status"] not in ("complete", "failed", "canceled") for e in evals):
         return "pending"
     if allocs or evals:
         return "dead"
