@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..acl import Requirement
 from ..router import Router
-from . import acl, agent, allocations, evaluations, events, jobs, nodes
+from . import acl, agent, allocations, client, evaluations, events, jobs, nodes
 
 
 def ns(*caps: str) -> Requirement:
@@ -43,7 +43,7 @@ __all__ = ["ROUTER", "build_router"]
 def build_router() -> Router:
     router = Router()
     # Order matters where patterns overlap: node pools before /v1/node/:id.
-    for module in (agent, jobs, allocations, nodes, evaluations, events, acl):
+    for module in (agent, jobs, allocations, nodes, evaluations, events, acl, client):
         module.register(router)
     for methods, pattern, need in REQUIREMENTS:
         router.require(methods, pattern, need)

@@ -1,0 +1,130 @@
+"""Node-local client routes (REFERENCE §5): usage stats and task logs.
+
+The numbers and lines come from :mod:`nomadlab.sim.usage` and :mod:`nomadlab.sim.logs`; these
+handlers only parse parameters in Nomad's order, answer Nomad's error texts, and pick the node
+or allocation. A client endpoint reaches the node that runs the allocation, so an allocation on
+a node that is down answers 404 ``No path to node`` as Nomad does when it has no connection.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from .. import logs, usage
+from ..errors import NomadHTTPError, bad_request
+from ..http import Request, Response
+from ..router import Router, json_response, parse_bool
+
+if TYPE_CHECKING:
+    from ..cluster import SimCluster
+
+__all__ = ["register"]
+
+_UNREACHABLE = ("down", "disconnected")
+
+
+def _reachable_node(c: SimCluster, node_id: str) -> dict[str, Any]:
+    node = c.state.nodes.get(node_id)
+    if node is None:
+        raise NomadHTTPError(404, f'Unknown node "{node_id}"')
+    if node.get("Status") in _UNREACHABLE:
+        raise NomadHTTPError(404, "No path to node")
+    return node
+
+
+def _client_alloc(c: SimCluster, alloc_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    alloc = c.state.allocs.get(alloc_id)
+    if alloc is None:
+        raise NomadHTTPError(404, f'Unknown allocation "{alloc_id}"')
+    return alloc, _reachable_node(c, alloc.get("NodeID", ""))
+
+
+def client_stats(c: SimCluster, req: Request) -> Response:
+    """GET /v1/client/stats?node_id=: the node's ``HostStats``.
+
+    This agent is a server without a local client, so ``node_id`` is required.
+    """
+    node_id = req.param("node_id") or ""
+    if not node_id:
+        raise bad_request("No local Node and node_id not provided")
+    with c.state.lock:
+        node = _reachable_node(c, node_id)
+        allocs = c.state.node_allocs(node_id)
+        payload = usage.host_stats(c.seed, node, allocs, c.now_ns())
+    return json_response(req, payload)
+
+
+def alloc_stats(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    """GET /v1/client/allocation/:alloc_id/stats: the allocation's ``AllocResourceUsage``."""
+    with c.state.lock:
+        alloc, node = _client_alloc(c, alloc_id)
+        payload = usage.alloc_usage(
+            c.seed, alloc, c.now_ns(), node=node, task=req.param("task") or ""
+        )
+    return json_response(req, payload)
+
+
+def _bool_param(req: Request, name: str) -> bool:
+    value = req.param(name) or ""
+    if value == "":
+        return False
+    try:
+        return parse_bool(value)
+    except ValueError as exc:
+        raise bad_request(f"failed to parse {name} field to boolean: {exc}") from None
+
+
+_INT64 = re.compile(r"[+-]?\d+\Z")
+
+
+def _offset_param(req: Request) -> int:
+    value = req.param("offset") or ""
+    if value == "":
+        return 0
+    if not _INT64.match(value):
+        raise bad_request(
+            f'error parsing offset: strconv.ParseInt: parsing "{value}": invalid syntax'
+        )
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise bad_request(
+            f'error parsing offset: strconv.ParseInt: parsing "{value}": value out of range'
+        )
+    return number
+
+
+def alloc_logs(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    """GET /v1/client/fs/logs/:alloc_id: a task's stdout or stderr, framed or plain."""
+    if not alloc_id:
+        raise bad_request("must provide a valid alloc id")
+    task = req.param("task") or ""
+    if not task:
+        raise bad_request("must provide task name")
+    follow = _bool_param(req, "follow")
+    plain = _bool_param(req, "plain")
+    log_type = req.param("type") or ""
+    if log_type not in ("stdout", "stderr"):
+        raise bad_request("must provide log type (stdout/stderr)")
+    offset = _offset_param(req)
+    origin = req.param("origin") or "start"
+    if origin not in ("start", "end"):
+        raise bad_request("origin must be start or end")
+    with c.state.lock:
+        alloc, _ = _client_alloc(c, alloc_id)
+        state = (alloc.get("TaskStates") or {}).get(task)
+        if state is None:
+            raise bad_request(f'unknown task name "{task}"')
+        if not logs.parse_rfc3339(state.get("StartedAt") or ""):
+            raise NomadHTTPError(404, f'task "{task}" not started yet. No logs available')
+    stream = logs.stream_logs(
+        c, alloc_id, task, log_type, follow=follow, plain=plain, origin=origin, offset=offset
+    )
+    content_type = "text/plain" if plain else "application/json"
+    return Response(status=200, headers={"Content-Type": content_type}, stream=stream)
+
+
+def register(router: Router) -> None:
+    router.add("GET", r"/v1/client/stats", client_stats)
+    router.add("GET", r"/v1/client/allocation/(?P<alloc_id>[^/]+)/stats", alloc_stats)
+    router.add("GET", r"/v1/client/fs/logs/(?P<alloc_id>[^/]*)", alloc_logs)
