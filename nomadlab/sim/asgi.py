@@ -3,16 +3,22 @@
 Route handlers are synchronous (a blocking query waits on a condition variable), so each request
 runs in a worker thread; streaming responses are pulled chunk by chunk in worker threads too, and
 closed when the client disconnects.
+
+Connection-level faults (:mod:`nomadlab.sim.faults`) are carried out on the socket itself: a
+reset closes it with ``SO_LINGER`` 0 (the peer gets a TCP RST and no response), a truncated body
+or a dropped stream closes it after part of the response.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
 
+from .faults import ConnectionFault
 from .http import Request, Response
 
 if TYPE_CHECKING:
@@ -63,9 +69,13 @@ class ASGIApp:
             scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"),
             headers, body,
         )
-        response: Response = await anyio.to_thread.run_sync(
-            self.cluster.handle, request, limiter=self._threads()
-        )
+        try:
+            response: Response = await anyio.to_thread.run_sync(
+                self.cluster.handle, request, limiter=self._threads()
+            )
+        except ConnectionFault as fault:
+            await _break_connection(fault, receive, send)
+            return
         raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
         if response.stream is None:
             raw_headers.append((b"content-length", str(len(response.body)).encode()))
@@ -93,8 +103,17 @@ class ASGIApp:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(watch_disconnect)
                 try:
+                    dropped = False
                     while not disconnected.is_set():
-                        chunk = await anyio.to_thread.run_sync(next, chunks, sentinel, limiter=self._threads())
+                        try:
+                            chunk = await anyio.to_thread.run_sync(next, chunks, sentinel, limiter=self._threads())
+                        except ConnectionFault:
+                            # An injected drop: close without the terminating chunk.
+                            _close_transport(send, reset=False)
+                            dropped = True
+                            with anyio.move_on_after(_CLOSE_WAIT_S):
+                                await disconnected.wait()
+                            break
                         if chunk is sentinel:
                             break
                         if not chunk:
@@ -103,7 +122,7 @@ class ASGIApp:
                             await send({"type": "http.response.body", "body": chunk, "more_body": True})
                         except OSError:
                             break
-                    if not disconnected.is_set():
+                    if not disconnected.is_set() and not dropped:
                         await send({"type": "http.response.body", "body": b"", "more_body": False})
                 finally:
                     tg.cancel_scope.cancel()
@@ -111,3 +130,53 @@ class ASGIApp:
             close = getattr(chunks, "close", None)
             if close is not None:
                 await anyio.to_thread.run_sync(close, limiter=self._threads())
+
+
+# How long to wait for the server to notice a connection this app closed.
+_CLOSE_WAIT_S = 5.0
+
+
+def _close_transport(send: Send, *, reset: bool) -> bool:
+    """Close the connection under ``send`` (uvicorn's request cycle holds the asyncio transport).
+
+    ``reset`` sets ``SO_LINGER`` to 0 first and aborts, so the peer gets a TCP RST; otherwise the
+    buffered bytes are flushed and the connection closed (FIN). Returns ``False`` when the
+    transport cannot be reached (another server), leaving the close to the server.
+    """
+    import socket
+    import struct
+
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        return False
+    if reset:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()
+    return True
+
+
+async def _break_connection(fault: ConnectionFault, receive: Receive, send: Send) -> None:
+    """Carry out a reset or a truncated body (see :class:`~nomadlab.sim.faults.ConnectionFault`)."""
+    response = fault.response
+    if response is None:
+        if not _close_transport(send, reset=True):
+            raise RuntimeError("injected connection reset") from fault
+    else:
+        raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                       for k, v in response.headers.items()]
+        raw_headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status,
+                    "headers": raw_headers})
+        await send({"type": "http.response.body", "body": response.body[: fault.sent],
+                    "more_body": True})
+        if not _close_transport(send, reset=False):
+            return
+    # Wait until the server has seen the connection go, so it does not answer on it.
+    with anyio.move_on_after(_CLOSE_WAIT_S):
+        while (await receive())["type"] != "http.disconnect":
+            pass

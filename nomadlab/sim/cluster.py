@@ -28,6 +28,7 @@ from .allocations import AllocationOperations
 from .clock import Clock, ManualClock
 from .acl import AclStore
 from .events import EventBroker
+from .faults import FaultInjector
 from .jobs import JobOperations
 from .nodes import NodeOperations
 from .state import StateStore
@@ -67,6 +68,7 @@ class SimCluster(JobOperations, AllocationOperations, NodeOperations):
         self.clock: Clock = clock if clock is not None else ManualClock()
         self.seed = seed
         self.rng = random.Random(seed)
+        self.faults = FaultInjector(seed)
         self.region = region
         self.agent_name = agent_name
         self.version = version
@@ -198,10 +200,16 @@ class SimCluster(JobOperations, AllocationOperations, NodeOperations):
 
     # -- serving -----------------------------------------------------------------------------
     def handle(self, request: Any) -> Any:
-        """Answer one :class:`~nomadlab.sim.http.Request` (after running due transitions)."""
+        """Answer one :class:`~nomadlab.sim.http.Request` (after running due transitions).
+
+        Faults configured on :attr:`faults` apply here; a connection-level one raises
+        :class:`~nomadlab.sim.faults.ConnectionFault` for the adapter to act on.
+        """
         from .routes import ROUTER
 
         self.tick()
+        if self.faults:
+            return self.faults.handle(self, request, lambda: ROUTER.dispatch(self, request))
         return ROUTER.dispatch(self, request)
 
     def transport(self) -> httpx.BaseTransport:

@@ -8,14 +8,22 @@ to show at once.
 
 from __future__ import annotations
 
+import copy
+import functools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .clock import ManualClock
+from .clock import NS_PER_S, ManualClock, RealClock
 
 if TYPE_CHECKING:
     from .cluster import SimCluster
 
-__all__ = ["SCENARIOS", "build_default", "task", "group", "job_spec"]
+__all__ = [
+    "SCENARIOS", "Scenario", "build_scenario", "continue_in_real_time", "build_default", "build_demo",
+    "launch_periodic_child", "dispatch_child", "DEMO_HISTORY_S", "task", "group", "job_spec",
+]
 
 
 def task(name: str, *, driver: str = "docker", image: str = "", cpu: int = 100, memory_mb: int = 128,
@@ -54,7 +62,10 @@ def group(name: str, tasks: list[dict[str, Any]], *, count: int = 1, disk_mb: in
 
 def job_spec(job_id: str, groups: list[dict[str, Any]], *, job_type: str = "service",
              namespace: str = "default", datacenters: list[str] | None = None, priority: int = 50,
-             node_pool: str = "default", meta: dict[str, str] | None = None) -> dict[str, Any]:
+             node_pool: str = "default", meta: dict[str, str] | None = None,
+             periodic: dict[str, Any] | None = None,
+             parameterized: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A job as a jobspec (api.Job JSON) has it."""
     spec: dict[str, Any] = {
         "ID": job_id, "Name": job_id, "Type": job_type, "Namespace": namespace,
         "Datacenters": datacenters or ["dc1", "dc2"], "Priority": priority, "NodePool": node_pool,
@@ -62,6 +73,10 @@ def job_spec(job_id: str, groups: list[dict[str, Any]], *, job_type: str = "serv
     }
     if meta:
         spec["Meta"] = meta
+    if periodic:
+        spec["Periodic"] = periodic
+    if parameterized:
+        spec["ParameterizedJob"] = parameterized
     return spec
 
 
@@ -113,4 +128,392 @@ def build_default(cluster: SimCluster) -> None:
         cluster.advance(30)
 
 
-SCENARIOS = {"default": build_default}
+
+
+# -- demo ---------------------------------------------------------------------------------------
+DEMO_HISTORY_S = 6 * 3600
+"""Simulated time the ``demo`` history spans (its clock starts this long before the end)."""
+
+_H = 3600
+_SIZES = {
+    # class: cpu MHz, cores, memory MB, disk MB
+    "small": (4000, 2, 8192, 50_000),
+    "medium": (8000, 4, 16384, 100_000),
+    "large": (16000, 8, 32768, 200_000),
+    "gpu": (32000, 16, 131072, 400_000),
+}
+_ROLLING = {"MaxParallel": 1, "MinHealthyTime": 10 * NS_PER_S, "HealthyDeadline": 300 * NS_PER_S,
+            "ProgressDeadline": 600 * NS_PER_S, "AutoRevert": True}
+
+
+def _demo_nodes(rng: random.Random) -> list[dict[str, Any]]:
+    """Forty nodes: 24 in pool ``default`` over three datacenters, 10 ``batch``, 6 ``gpu``."""
+    out: list[dict[str, Any]] = []
+    layout = [("default", "dc1", 10), ("default", "dc2", 8), ("default", "dc3", 6),
+              ("batch", "dc1", 5), ("batch", "dc2", 5), ("gpu", "dc1", 3), ("gpu", "dc3", 3)]
+    prefix = {"default": "client", "batch": "batch", "gpu": "gpu"}
+    for p, (pool, dc, n) in enumerate(layout):
+        for i in range(n):
+            if pool == "default":
+                size = rng.choice(("small", "medium", "medium", "large"))
+                cls = {"small": "general", "medium": "general", "large": "compute"}[size]
+            elif pool == "batch":
+                size, cls = "large", "batch"
+            else:
+                size, cls = "gpu", "gpu"
+            cpu, cores, mem, disk = _SIZES[size]
+            out.append({
+                "name": f"{prefix[pool]}-{dc}-{i + 1:02d}", "datacenter": dc, "node_pool": pool,
+                "node_class": cls, "cpu_mhz": cpu, "cores": cores, "memory_mb": mem,
+                "disk_mb": disk, "reserved_cpu_mhz": 200, "reserved_memory_mb": 512,
+                "reserved_disk_mb": 1024, "address": f"10.{dc[-1]}.{p}.{10 + i}",
+                "meta": {"rack": f"r{rng.randint(1, 4)}", **({"gpu": "nvidia-a10g"} if pool == "gpu" else {})},
+            })
+    return out
+
+
+def _api_spec(image: str, *, meta: dict[str, str] | None = None) -> dict[str, Any]:
+    restart = {"Attempts": 3, "Interval": 1800 * NS_PER_S, "Delay": 60 * NS_PER_S, "Mode": "fail"}
+    return job_spec(
+        "api",
+        [group("api", [task("api", image=image, cpu=1000, memory_mb=1024, meta=meta),
+                       task("envoy", image="envoyproxy/envoy:v1.31", cpu=200, memory_mb=128)],
+               count=4, restart=restart, update=dict(_ROLLING, MinHealthyTime=60 * NS_PER_S))],
+        datacenters=["dc1", "dc2", "dc3"], priority=70,
+    )
+
+
+def _web_spec(image: str, count: int = 6) -> dict[str, Any]:
+    return job_spec("web", [group("frontend", [task("nginx", image=image, cpu=500, memory_mb=256)],
+                                  count=count, update=_ROLLING)],
+                    datacenters=["dc1", "dc2", "dc3"], priority=60)
+
+
+def _search_spec(heap: str) -> dict[str, Any]:
+    return job_spec("search", [group("search", [task("opensearch", image="opensearchproject/opensearch:2.17",
+                                                     cpu=1500, memory_mb=3072,
+                                                     config={"env": {"OPENSEARCH_JAVA_OPTS": heap}})],
+                                     count=3, update=_ROLLING)],
+                    datacenters=["dc1", "dc2"])
+
+
+def _demo_jobs() -> list[dict[str, Any]]:
+    """Every job the demo registers at its start (children and updates come later)."""
+    crash_50m = {"nomadlab.sim.fail": "crash", "nomadlab.sim.fail_after_s": "3000"}
+    restart_1h = {"Attempts": 2, "Interval": 3600 * NS_PER_S, "Delay": 15 * NS_PER_S, "Mode": "fail"}
+    return [
+        # namespace default: the product
+        _web_spec("nginx:1.27.0"),
+        _api_spec("example/api:2.3.1"),
+        job_spec("checkout", [group("checkout", [task("checkout", image="example/checkout:1.8.0", cpu=500,
+                                                      memory_mb=512)], count=3, update=_ROLLING)],
+                 datacenters=["dc1", "dc2", "dc3"], priority=70),
+        _search_spec("-Xms2g -Xmx2g"),
+        job_spec("auth", [group("auth", [task("auth", image="example/auth:3.1.4", cpu=300, memory_mb=256)],
+                                count=2, update=_ROLLING)], datacenters=["dc1", "dc2", "dc3"], priority=80),
+        job_spec("notifications", [group("notifications",
+                                         [task("notifier", image="example/notifier:0.14.2", cpu=250,
+                                               memory_mb=256, meta=crash_50m)],
+                                         count=2, restart=restart_1h, update=_ROLLING)],
+                 datacenters=["dc2", "dc3"]),
+        job_spec("cache", [group("redis", [task("redis", image="redis:7.4", cpu=500, memory_mb=2048)],
+                                 count=3)], datacenters=["dc1"]),
+        job_spec("db-migrate", [group("migrate", [task("migrate", image="example/api:2.3.1", cpu=500,
+                                                       memory_mb=512)],
+                                      meta={"nomadlab.sim.run_s": "240"})], job_type="batch",
+                 datacenters=["dc1"]),
+        job_spec("report", [group("report", [task("report", driver="exec", cpu=1000, memory_mb=1024)],
+                                  meta={"nomadlab.sim.run_s": "420"})],
+                 job_type="batch", datacenters=["dc1", "dc2"], node_pool="batch", priority=40,
+                 periodic={"Enabled": True, "Spec": "0 */2 * * *", "SpecType": "cron",
+                           "ProhibitOverlap": True, "TimeZone": "UTC"}),
+        job_spec("thumbnailer", [group("thumbs", [task("thumbnail", image="example/thumbnailer:1.2.0",
+                                                       cpu=1000, memory_mb=512)],
+                                       meta={"nomadlab.sim.run_s": "150"})],
+                 job_type="batch", datacenters=["dc1", "dc2"], node_pool="batch",
+                 parameterized={"Payload": "optional", "MetaRequired": ["bucket"],
+                                "MetaOptional": ["size"]}),
+        # namespace platform: what every cluster runs
+        job_spec("ingress", [group("traefik", [task("traefik", image="traefik:v3.2", cpu=200, memory_mb=128)])],
+                 job_type="system", namespace="platform", datacenters=["dc1", "dc2", "dc3"], priority=90),
+        job_spec("node-exporter", [group("exporter", [task("node-exporter", image="prom/node-exporter:v1.8.2",
+                                                           cpu=100, memory_mb=64)])],
+                 job_type="system", namespace="platform", datacenters=["*"], node_pool="all", priority=80),
+        job_spec("log-shipper", [group("vector", [task("vector", image="timberio/vector:0.42.0-debian",
+                                                       cpu=100, memory_mb=128)])],
+                 job_type="system", namespace="platform", datacenters=["*"], node_pool="all", priority=80),
+        job_spec("prometheus", [group("prometheus", [task("prometheus", image="prom/prometheus:v2.55.0",
+                                                          cpu=1000, memory_mb=4096)], count=1, update=_ROLLING)],
+                 namespace="platform", datacenters=["dc1"]),
+        job_spec("grafana", [group("grafana", [task("grafana", image="grafana/grafana:11.3.0", cpu=300,
+                                                    memory_mb=512)], count=1, update=_ROLLING)],
+                 namespace="platform", datacenters=["dc1"]),
+        job_spec("loki", [group("loki", [task("loki", image="grafana/loki:3.2.1", cpu=500, memory_mb=1024)],
+                                count=2, update=_ROLLING)], namespace="platform", datacenters=["dc1", "dc2"]),
+        job_spec("alertmanager", [group("alertmanager", [task("alertmanager", image="prom/alertmanager:v0.27.0",
+                                                              cpu=100, memory_mb=128)], count=2, update=_ROLLING)],
+                 namespace="platform", datacenters=["dc1", "dc2", "dc3"]),
+        job_spec("os-patch", [group("patch", [task("patch", driver="raw_exec", cpu=100, memory_mb=64)],
+                                    meta={"nomadlab.sim.run_s": "180"})],
+                 job_type="sysbatch", namespace="platform", datacenters=["*"], priority=30),
+        # namespace data: pipelines and training
+        job_spec("kafka", [group("broker", [task("kafka", image="bitnami/kafka:3.8", cpu=1000, memory_mb=4096)],
+                                 count=3, update=_ROLLING)], namespace="data", datacenters=["dc1", "dc2", "dc3"]),
+        job_spec("spark-worker", [group("worker", [task("spark", image="bitnami/spark:3.5", cpu=4000,
+                                                        memory_mb=8192)], count=6, update=_ROLLING)],
+                 namespace="data", datacenters=["dc1", "dc2"], node_pool="batch"),
+        job_spec("etl", [group("etl", [task("etl", image="example/etl:5.0.3", cpu=2000, memory_mb=4096)],
+                               meta={"nomadlab.sim.run_s": "1500"})],
+                 job_type="batch", namespace="data", datacenters=["dc1", "dc2"], node_pool="batch",
+                 periodic={"Enabled": True, "Spec": "15 */3 * * *", "SpecType": "cron",
+                           "ProhibitOverlap": True, "TimeZone": "UTC"}),
+        job_spec("feature-backfill", [group("backfill", [task("backfill", image="example/etl:5.0.3", cpu=2000,
+                                                              memory_mb=2048)],
+                                            count=4, meta={"nomadlab.sim.run_s": "2400"})],
+                 job_type="batch", namespace="data", datacenters=["dc1", "dc2"], node_pool="batch"),
+        job_spec("model-serve", [group("serve", [task("triton", image="nvcr.io/nvidia/tritonserver:24.10-py3",
+                                                      cpu=4000, memory_mb=16384)], count=2, update=_ROLLING)],
+                 namespace="data", datacenters=["dc1", "dc3"], node_pool="gpu"),
+        job_spec("disk-cleanup", [group("cleanup", [task("cleanup", driver="raw_exec", cpu=100, memory_mb=64)],
+                                        meta={"nomadlab.sim.run_s": "60"})],
+                 job_type="sysbatch", namespace="data", datacenters=["*"], node_pool="batch", priority=20),
+    ]
+
+
+def _cron_hours(start_ns: int, end_ns: int, *, every_h: int, minute: int) -> list[int]:
+    """Launch times in ``(start, end]`` of a ``<minute> */<every_h> * * *`` cron spec (UTC)."""
+    out = []
+    t = (start_ns // NS_PER_S // _H) * _H + minute * 60
+    while t * NS_PER_S <= end_ns:
+        if t * NS_PER_S > start_ns and (t // _H) % 24 % every_h == 0:
+            out.append(t * NS_PER_S)
+        t += _H
+    return out
+
+
+def launch_periodic_child(cluster: SimCluster, namespace: str, parent_id: str) -> dict[str, Any]:
+    """Launch one child of a periodic job at the cluster's current time, as Nomad names it.
+
+    The child is the parent's copy with ``ID``/``Name`` ``<parent>/periodic-<unix seconds>``,
+    ``ParentID`` set and no ``Periodic`` block, registered with ``TriggeredBy: periodic-job``.
+    """
+    parent = cluster.get_job(namespace, parent_id)
+    if parent is None or not (parent.get("Periodic") or {}).get("Enabled"):
+        raise ValueError(f"{parent_id!r} is not a periodic job in namespace {namespace!r}")
+    child = copy.deepcopy(parent)
+    child_id = f"{parent_id}/periodic-{cluster.now_ns() // NS_PER_S}"
+    child.update(ID=child_id, Name=child_id, ParentID=parent_id, Periodic=None)
+    cluster.register_job(child, namespace=namespace, triggered_by="periodic-job")
+    return cluster.state.jobs[(namespace, child_id)]
+
+
+def dispatch_child(cluster: SimCluster, namespace: str, parent_id: str,
+                   meta: dict[str, str] | None = None) -> dict[str, Any]:
+    """Dispatch one child of a parameterized job, as Nomad names it.
+
+    ``ID``/``Name`` ``<parent>/dispatch-<unix seconds>-<8 hex>``, ``ParentID`` set,
+    ``Dispatched: true``, the dispatch ``Meta`` merged over the parent's.
+    """
+    parent = cluster.get_job(namespace, parent_id)
+    if parent is None or parent.get("ParameterizedJob") is None or parent.get("Dispatched"):
+        raise ValueError(f"{parent_id!r} is not a parameterized job in namespace {namespace!r}")
+    child = copy.deepcopy(parent)
+    child_id = f"{parent_id}/dispatch-{cluster.now_ns() // NS_PER_S}-{cluster.new_id()[:8]}"
+    child.update(ID=child_id, Name=child_id, ParentID=parent_id, Dispatched=True,
+                 Meta={**(parent.get("Meta") or {}), **(meta or {})} or None)
+    cluster.register_job(child, namespace=namespace)
+    return cluster.state.jobs[(namespace, child_id)]
+
+
+def build_demo(cluster: SimCluster) -> None:
+    """Populate ``cluster`` with the ``demo`` scenario: six hours of history ending in an incident.
+
+    The cluster must be on a :class:`ManualClock`; the history starts at the clock's current
+    time and the clock ends :data:`DEMO_HISTORY_S` later. Every write goes through the
+    cluster's own write paths at its time; see FIDELITY.md "Scenarios" for the timeline.
+    """
+    clock = cluster.clock
+    if not isinstance(clock, ManualClock):
+        raise TypeError("the demo scenario is built on a ManualClock (see build_scenario)")
+    rng = random.Random(f"nomadlab-demo:{cluster.seed}")
+    t0 = clock.now_ns()
+    end = t0 + DEMO_HISTORY_S * NS_PER_S
+
+    def until(offset_s: float) -> None:
+        target = t0 + int(offset_s * NS_PER_S)
+        if target > clock.now_ns():
+            cluster.advance((target - clock.now_ns()) / NS_PER_S)
+
+    def live(ns: str, job_id: str) -> list[dict[str, Any]]:
+        return sorted((a for a in cluster.state.job_allocs(ns, job_id)
+                       if a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running")),
+                      key=lambda a: a["Name"])
+
+    # t+0: the cluster as it stood six hours ago.
+    cluster.add_node_pool("batch", "Batch and data-processing nodes")
+    cluster.add_node_pool("gpu", "GPU nodes for training and inference")
+    cluster.add_namespace("platform", "Shared platform services")
+    cluster.add_namespace("data", "Data pipelines and machine learning")
+    nodes = {spec["name"]: cluster.add_node(**spec)["ID"] for spec in _demo_nodes(rng)}
+    # Node-level agents first, as a cluster is set up, so that every node has room for them.
+    for spec in sorted(_demo_jobs(), key=lambda s: s["Type"] not in ("system", "sysbatch")):
+        cluster.register_job(spec)
+
+    actions: list[tuple[float, str, Callable[[], object]]] = []
+    for when in _cron_hours(t0, end, every_h=2, minute=0):
+        actions.append(((when - t0) / NS_PER_S, "periodic",
+                        lambda: launch_periodic_child(cluster, "default", "report")))
+    for when in _cron_hours(t0, end, every_h=3, minute=15):
+        actions.append(((when - t0) / NS_PER_S, "periodic",
+                        lambda: launch_periodic_child(cluster, "data", "etl")))
+    for offset, bucket in ((70 * 60, "uploads-eu"), (160 * 60, "uploads-us"), (260 * 60, "uploads-eu")):
+        size = rng.choice(("256", "512", "1024"))
+        actions.append((offset, "dispatch", functools.partial(
+            dispatch_child, cluster, "default", "thumbnailer", {"bucket": bucket, "size": size})))
+
+    def scale_web(count: int, message: str) -> None:
+        cluster.scale_job("default", "web", group="frontend", count=count, message=message,
+                          meta={"nomadlab.scaler": "autoscaler", "metric": "nginx_requests_per_s"})
+
+    drained = sorted(n for n in nodes if n.startswith("client-dc2-"))[rng.randrange(8)]
+
+    def stop_one_search() -> None:
+        allocs = live("default", "search")
+        cluster.stop_alloc(allocs[rng.randrange(len(allocs))]["ID"])
+
+    actions += [
+        (40 * 60, "web v1", lambda: cluster.register_job(_web_spec("nginx:1.27.1"))),
+        (65 * 60, "api v1", lambda: cluster.register_job(_api_spec("example/api:2.3.2"))),
+        (90 * 60, "scale up", lambda: scale_web(9, "traffic above target: 9 instances")),
+        (120 * 60, "drain", lambda: cluster.drain_node(
+            nodes[drained], {"Deadline": 1800 * NS_PER_S, "IgnoreSystemJobs": False},
+            meta={"message": "kernel upgrade"})),
+        (140 * 60, "ledger-import", lambda: cluster.register_job(_ledger_import_spec())),
+        (150 * 60, "ml-train", lambda: cluster.register_job(_ml_train_spec())),
+        (180 * 60, "scale down", lambda: scale_web(6, "traffic below target: 6 instances")),
+        (210 * 60, "web v2", lambda: cluster.register_job(_web_spec("nginx:1.27.2"))),
+        (215 * 60, "search v1", lambda: cluster.register_job(_search_spec("-Xms3g -Xmx3g"))),
+        (240 * 60, "stop alloc", stop_one_search),
+        (DEMO_HISTORY_S - 55 * 60, "bad deploy", lambda: cluster.register_job(_api_spec(
+            "example/api:2.4.0",
+            meta={"nomadlab.sim.fail": "oom", "nomadlab.sim.fail_after_s": "45"}))),
+        (DEMO_HISTORY_S - 50 * 60, "node down", lambda: _node_down(cluster)),
+    ]
+    for at_s, _label, action in sorted(actions, key=lambda a: a[0]):
+        until(at_s)
+        action()
+    until(DEMO_HISTORY_S)
+
+
+def _node_down(cluster: SimCluster) -> None:
+    """The incident's node: the pool-``default`` node running the most ``api`` allocations."""
+    best: tuple[int, int, str] | None = None
+    for node in cluster.state.nodes.values():
+        if node["NodePool"] != "default" or node["Status"] != "ready":
+            continue
+        allocs = [a for a in cluster.state.node_allocs(node["ID"])
+                  if a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running")]
+        api = sum(1 for a in allocs if a["JobID"] == "api")
+        key = (-api, -len(allocs), node["Name"])
+        if best is None or key < best:
+            best = key
+            chosen = node["ID"]
+    cluster.set_node_status(chosen, "down")
+
+
+def _ledger_import_spec() -> dict[str, Any]:
+    """A batch job that crashes after a restart, twice rescheduled, then left failed."""
+    return job_spec(
+        "ledger-import",
+        [group("import", [task("import", image="example/ledger-import:0.9.1", cpu=500, memory_mb=512)],
+               meta={"nomadlab.sim.fail": "crash", "nomadlab.sim.fail_after_s": "60",
+                     "nomadlab.sim.exit_code": "2"},
+               restart={"Attempts": 1, "Interval": 600 * NS_PER_S, "Delay": 10 * NS_PER_S, "Mode": "fail"},
+               reschedule={"Attempts": 2, "Interval": 3600 * NS_PER_S, "Delay": 30 * NS_PER_S,
+                           "DelayFunction": "constant", "Unlimited": False})],
+        job_type="batch", datacenters=["dc1", "dc2"],
+    )
+
+
+def _ml_train_spec() -> dict[str, Any]:
+    return job_spec("ml-train", [group("trainer", [task("trainer", image="example/trainer:0.9", cpu=16000,
+                                                        memory_mb=65536)],
+                                       meta={"nomadlab.sim.run_s": str(5 * _H)})],
+                    job_type="batch", namespace="data", datacenters=["dc1", "dc3"], node_pool="gpu")
+
+
+# -- registry -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Scenario:
+    """A named way to populate a cluster.
+
+    ``build(cluster, **params)`` writes the scenario into a fresh cluster on a
+    :class:`ManualClock`; ``history_s`` is how far the build moves that clock (so that a served
+    cluster's history can be made to end "now"); ``params`` names the keyword parameters
+    ``build`` takes (``--nodes``/``--allocs``/``--jobs`` on the command line).
+    """
+
+    name: str
+    build: Callable[..., None]
+    history_s: float
+    description: str
+    params: tuple[str, ...] = ()
+
+    def start_ns(self, *, end_ns: int) -> int:
+        """Where a :class:`ManualClock` starts for the built history to end at ``end_ns``.
+
+        Rounded down to a whole second, so every write of the build lands on a whole second.
+        """
+        return (int(end_ns) - int(self.history_s * NS_PER_S)) // NS_PER_S * NS_PER_S
+
+    def __call__(self, cluster: SimCluster, **params: Any) -> None:
+        unknown = set(params) - set(self.params)
+        if unknown:
+            raise TypeError(f"scenario {self.name!r} takes no parameter(s) {', '.join(sorted(unknown))}")
+        self.build(cluster, **params)
+
+
+def _build_large(cluster: SimCluster, **params: Any) -> None:
+    from .scenarios_large import build_large
+
+    build_large(cluster, **params)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s for s in (
+        Scenario("default", build_default, 30, "a small cluster with jobs of every type"),
+        Scenario("demo", build_demo, DEMO_HISTORY_S,
+                 "40 nodes, 3 datacenters, ~30 jobs, six hours of history ending in an incident"),
+        Scenario("large", _build_large, 0, "a benchmark-sized cluster built directly in state",
+                 params=("nodes", "allocs", "jobs")),
+    )
+}
+"""Every scenario by name (what ``nomadlab sim --scenario`` chooses from)."""
+
+
+def build_scenario(name: str, *, seed: int = 0, end_ns: int | None = None, **params: Any) -> SimCluster:
+    """Build scenario ``name`` into a new cluster on a :class:`ManualClock` and return it.
+
+    With ``end_ns``, the clock starts ``history_s`` before it (rounded down to a whole second),
+    so the built history ends at ``end_ns``; otherwise it starts at ``ManualClock``'s default
+    start, which makes the result depend on ``seed`` and ``params`` alone.
+    """
+    from .cluster import SimCluster
+
+    scenario = SCENARIOS[name]
+    start = None if end_ns is None else scenario.start_ns(end_ns=end_ns)
+    cluster = SimCluster(clock=ManualClock(start), seed=seed)
+    scenario(cluster, **params)
+    return cluster
+
+
+def continue_in_real_time(cluster: SimCluster) -> RealClock:
+    """Swap the cluster's :class:`ManualClock` for a :class:`RealClock` that continues from it.
+
+    Pending transitions are kept (their due times are absolute), so a built history goes on in
+    real time when served: crash loops keep looping, batch work finishes, follow-ups run.
+    """
+    clock = RealClock(start_ns=cluster.clock.now_ns())
+    with cluster.state.lock:
+        cluster.clock = clock
+    return clock

@@ -2,6 +2,10 @@
 
 No socket, no thread: ``httpx.Client(transport=cluster.transport())`` calls the same routes the
 ASGI app serves, so in-process tests exercise the exact wire format.
+
+Connection-level faults (:mod:`nomadlab.sim.faults`) raise the errors ``httpx`` raises for a real
+socket (``ReadError`` on a reset, ``RemoteProtocolError`` on a short body or a dropped stream),
+at the same point of the exchange.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from .faults import ConnectionFault
 from .http import Request
 
 if TYPE_CHECKING:
@@ -19,17 +24,44 @@ if TYPE_CHECKING:
 __all__ = ["SimTransport"]
 
 
+# What httpx (h11) reports when the peer goes away mid-response.
+RESET_TEXT = "[Errno 104] Connection reset by peer"
+INCOMPLETE_TEXT = "peer closed connection without sending complete message body"
+
+
 class _Stream(httpx.SyncByteStream):
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+    def __init__(self, chunks: Iterator[bytes], request: httpx.Request | None = None) -> None:
         self._chunks = chunks
+        self._request = request
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self._chunks
+        try:
+            yield from self._chunks
+        except ConnectionFault:
+            raise httpx.RemoteProtocolError(f"{INCOMPLETE_TEXT} (incomplete chunked read)",
+                                            request=self._request) from None
 
     def close(self) -> None:
         close = getattr(self._chunks, "close", None)
         if close is not None:
             close()
+
+
+class _ShortBody(httpx.SyncByteStream):
+    """A body cut short of its ``Content-Length``."""
+
+    def __init__(self, prefix: bytes, expected: int, request: httpx.Request) -> None:
+        self._prefix = prefix
+        self._expected = expected
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._prefix:
+            yield self._prefix
+        raise httpx.RemoteProtocolError(
+            f"{INCOMPLETE_TEXT} (received {len(self._prefix)} bytes, expected {self._expected})",
+            request=self._request,
+        )
 
 
 class SimTransport(httpx.BaseTransport):
@@ -47,9 +79,17 @@ class SimTransport(httpx.BaseTransport):
             dict(request.headers),
             body,
         )
-        response = self.cluster.handle(sim_request)
+        try:
+            response = self.cluster.handle(sim_request)
+        except ConnectionFault as fault:
+            if fault.response is None:
+                raise httpx.ReadError(RESET_TEXT, request=request) from None
+            cut = fault.response
+            headers = [*cut.headers.items(), ("Content-Length", str(len(cut.body)))]
+            return httpx.Response(cut.status, headers=headers, request=request,
+                                  stream=_ShortBody(cut.body[: fault.sent], len(cut.body), request))
         headers = list(response.headers.items())
         if response.stream is not None:
-            return httpx.Response(response.status, headers=headers, stream=_Stream(response.stream),
-                                  request=request)
+            return httpx.Response(response.status, headers=headers,
+                                  stream=_Stream(response.stream, request), request=request)
         return httpx.Response(response.status, headers=headers, content=response.body, request=request)
