@@ -20,7 +20,6 @@ from .scheduler import (
     Usage,
     alloc_job_version,
     alloc_terminal,
-    group_ask,
     job_status,
     job_summary_counts,
     reconcile,
@@ -603,6 +602,3 @@ def _ask_of(alloc: dict[str, Any]) -> tuple[int, int, int]:
     from .scheduler import alloc_ask
 
     return alloc_ask(alloc)
-
-
-__all__ += ["group_ask"]
