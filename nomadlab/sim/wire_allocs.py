@@ -70,6 +70,10 @@ _DETAIL_KEYS = {
 _RESTART_WITHIN_POLICY = "Restart within policy"
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 def _detail_value(field: str, value: Any) -> str:
     if field == "KillTimeout":
         return go_duration(int(value))
@@ -396,12 +400,14 @@ def new_allocation(
 
 
 def alloc_stub(alloc: dict[str, Any], *, resources: bool = False,
-               task_states: bool = True) -> dict[str, Any]:
+               task_states: bool = True, copy: bool = True) -> dict[str, Any]:
     """Project a full allocation into an ``AllocListStub``.
 
     ``AllocatedResources`` only with ``resources=True`` (omitempty); ``TaskStates`` null
-    with ``task_states=False``.
+    with ``task_states=False``. With ``copy=False`` nested values are shared with ``alloc``
+    instead of copied: for callers that encode the stub at once, under the state lock.
     """
+    project = deep if copy else _same
     job = alloc.get("Job") or {}
     stub: dict[str, Any] = {
         "ID": alloc["ID"],
@@ -416,19 +422,19 @@ def alloc_stub(alloc: dict[str, Any], *, resources: bool = False,
         "TaskGroup": alloc["TaskGroup"],
     }
     if resources:
-        stub["AllocatedResources"] = deep(alloc.get("AllocatedResources"))
+        stub["AllocatedResources"] = project(alloc.get("AllocatedResources"))
     stub.update({
         "DesiredStatus": alloc["DesiredStatus"],
         "DesiredDescription": alloc["DesiredDescription"],
         "ClientStatus": alloc["ClientStatus"],
         "ClientDescription": alloc["ClientDescription"],
-        "DesiredTransition": deep(alloc["DesiredTransition"]),
-        "TaskStates": deep(alloc["TaskStates"]) if task_states else None,
-        "DeploymentStatus": deep(alloc.get("DeploymentStatus")),
+        "DesiredTransition": project(alloc["DesiredTransition"]),
+        "TaskStates": project(alloc["TaskStates"]) if task_states else None,
+        "DeploymentStatus": project(alloc.get("DeploymentStatus")),
         "FollowupEvalID": alloc.get("FollowupEvalID", ""),
         "NextAllocation": alloc.get("NextAllocation", ""),
-        "RescheduleTracker": deep(alloc.get("RescheduleTracker")),
-        "PreemptedAllocations": deep(alloc.get("PreemptedAllocations")),
+        "RescheduleTracker": project(alloc.get("RescheduleTracker")),
+        "PreemptedAllocations": project(alloc.get("PreemptedAllocations")),
         "PreemptedByAllocation": alloc.get("PreemptedByAllocation", ""),
         "CreateIndex": alloc["CreateIndex"],
         "ModifyIndex": alloc["ModifyIndex"],

@@ -393,6 +393,10 @@ def test_allocation_details(alloc: dict[str, Any]) -> None:
     assert stub["TaskStates"] is None and "AllocatedResources" not in stub
     assert stub["JobType"] == "service"
     assert w.alloc_stub(alloc, resources=True)["AllocatedResources"] == ar
+    copied, shared = w.alloc_stub(alloc), w.alloc_stub(alloc, copy=False)
+    assert copied == shared
+    assert copied["TaskStates"] is not alloc["TaskStates"]
+    assert shared["TaskStates"] is alloc["TaskStates"]
 
 
 def test_task_state_defaults() -> None:

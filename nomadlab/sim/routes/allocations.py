@@ -34,7 +34,7 @@ def allocs_list(c: SimCluster, req: Request) -> Response:
             token, key = create_index_token, index_token_key
         page, next_token = paginate(
             req, allocs, token=token, sort_key=key,
-            project=lambda a: wire.alloc_stub(a, resources=resources, task_states=task_states),
+            project=lambda a: wire.alloc_stub(a, resources=resources, task_states=task_states, copy=False),
         )
         return json_response(req, page, index=index, meta=True, next_token=next_token)
 

@@ -57,7 +57,7 @@ def eval_allocations(c: SimCluster, req: Request, eval_id: str) -> Response:
     with c.state.lock:
         ids = c.state.allocs_by_eval.get(eval_id, {})
         allocs = sorted((c.state.allocs[i] for i in ids if i in c.state.allocs), key=lambda a: a["CreateIndex"])
-        return json_response(req, [wire.alloc_stub(a) for a in allocs], index=index, meta=True)
+        return json_response(req, [wire.alloc_stub(a, copy=False) for a in allocs], index=index, meta=True)
 
 
 def deployments_list(c: SimCluster, req: Request) -> Response:
@@ -93,7 +93,7 @@ def deployment_allocations(c: SimCluster, req: Request, dep_id: str) -> Response
     with c.state.lock:
         allocs = sorted((a for a in c.state.allocs.values() if a.get("DeploymentID") == dep_id),
                         key=lambda a: a["CreateIndex"])
-        return json_response(req, [wire.alloc_stub(a) for a in allocs], index=index, meta=True)
+        return json_response(req, [wire.alloc_stub(a, copy=False) for a in allocs], index=index, meta=True)
 
 
 def register(router: Router) -> None:

@@ -121,7 +121,7 @@ def job_allocations(c: SimCluster, req: Request, job_id: str) -> Response:
         if not show_all and job is not None:
             allocs = [a for a in allocs if a["Job"].get("CreateIndex") == job["CreateIndex"]]
         allocs.sort(key=lambda a: a["CreateIndex"])
-        return json_response(req, [wire.alloc_stub(a) for a in allocs], index=index, meta=True)
+        return json_response(req, [wire.alloc_stub(a, copy=False) for a in allocs], index=index, meta=True)
 
 
 def job_evaluations(c: SimCluster, req: Request, job_id: str) -> Response:
