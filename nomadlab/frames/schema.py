@@ -1,0 +1,186 @@
+"""Frame schemas: every frame's columns, dtypes and meaning in one registry.
+
+A frame module declares its :class:`Schema` once, collects plain Python lists per column
+straight from the wire dicts, and calls :meth:`Schema.build`, which converts each list to its
+typed column (and hides Nomad's mix of time encodings). The same schema gives the empty frame,
+validates results in tests, and generates ``docs/frames.md``.
+
+Dtypes (``Column.dtype``):
+
+===============  ===========================================================================
+``string``       pandas ``string`` (IDs, names, free text); ``None`` → ``<NA>``
+``category``     ``Column.categories`` is Nomad's full value set, so empty categories show
+``Int64``        nullable integer (counts, indexes, sizes)
+``float64``      float; ``None`` → NaN
+``boolean``      nullable boolean
+``time``         ``datetime64[ns, UTC]`` from ``Column.source``: ``ns`` (int Unix ns),
+                 ``s`` (int Unix seconds) or ``rfc3339``; Nomad's zero time and 0 → NaT
+``duration``     ``timedelta64[ns]`` from int nanoseconds (Go ``time.Duration``)
+``object``       lists/dicts kept as Python objects (rarely used)
+===============  ===========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Column", "Schema", "REGISTRY", "register", "ZERO_TIME", "DTYPES"]
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+Dtype = Literal["string", "category", "Int64", "float64", "boolean", "time", "duration", "object"]
+DTYPES: tuple[str, ...] = ("string", "category", "Int64", "float64", "boolean", "time", "duration", "object")
+TimeSource = Literal["ns", "s", "rfc3339"]
+_UTC_NS = "datetime64[ns, UTC]"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its name, dtype, meaning, and how its wire value is encoded."""
+
+    name: str
+    dtype: Dtype
+    description: str
+    categories: tuple[str, ...] | None = None
+    source: TimeSource | None = None
+    unit: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"column {self.name!r}: unknown dtype {self.dtype!r}")
+        if self.dtype == "category" and not self.categories:
+            raise ValueError(f"column {self.name!r}: a category column needs its value set")
+        if self.dtype == "time" and self.source is None:
+            raise ValueError(f"column {self.name!r}: a time column needs its wire encoding")
+
+    @property
+    def pandas_dtype(self) -> Any:
+        if self.dtype == "time":
+            return _UTC_NS
+        if self.dtype == "duration":
+            return "timedelta64[ns]"
+        if self.dtype == "category":
+            return pd.CategoricalDtype(list(self.categories or ()))
+        return self.dtype
+
+    def convert(self, values: Sequence[Any]) -> Any:
+        """A typed array from the column's wire values (a list, possibly with ``None``)."""
+        n = len(values)
+        if self.dtype == "string":
+            return pd.array([None if v is None else str(v) for v in values] if n else [], dtype="string")
+        if self.dtype == "Int64":
+            return pd.array(values if n else [], dtype="Int64")
+        if self.dtype == "float64":
+            return np.array([np.nan if v is None else v for v in values], dtype="float64")
+        if self.dtype == "boolean":
+            return pd.array(values if n else [], dtype="boolean")
+        if self.dtype == "category":
+            cats = list(self.categories or ())
+            extra = sorted({v for v in values if v is not None and v not in cats})
+            return pd.Categorical(values, categories=cats + extra)
+        if self.dtype == "time":
+            return _times(values, self.source)
+        if self.dtype == "duration":
+            arr = np.array([np.iinfo("int64").min if v is None else int(v) for v in values], dtype="int64")
+            return pd.array(arr.view("timedelta64[ns]"), dtype="timedelta64[ns]")
+        out = np.empty(n, dtype=object)
+        out[:] = list(values)
+        return out
+
+
+def _times(values: Sequence[Any], source: TimeSource | None) -> Any:
+    nat = np.iinfo("int64").min
+    if source in ("ns", "s"):
+        scale = 1 if source == "ns" else 1_000_000_000
+        arr = np.fromiter((nat if not v else int(v) * scale for v in values), dtype="int64", count=len(values))
+        return pd.DatetimeIndex(arr.view("datetime64[ns]"), tz="UTC").array
+    cleaned = [None if (not v or v == ZERO_TIME) else v for v in values]
+    if not any(v is not None for v in cleaned):
+        return pd.DatetimeIndex(np.full(len(values), nat, dtype="int64").view("datetime64[ns]"), tz="UTC").array
+    idx = pd.to_datetime(pd.Series(cleaned, dtype=object), utc=True, format="ISO8601", errors="coerce")
+    return idx.astype(_UTC_NS).array
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A frame's fixed, documented shape."""
+
+    name: str
+    grain: str
+    """What one row is, e.g. "one row per allocation × task"."""
+    endpoint: str
+    """Where the objects come from (the Nomad endpoints)."""
+    columns: tuple[Column, ...]
+    description: str = ""
+    keys: tuple[str, ...] = field(default=())
+    """The columns that identify a row."""
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        if len(names) != len(set(names)):
+            raise ValueError(f"schema {self.name!r} repeats a column name")
+        missing = [k for k in self.keys if k not in names]
+        if missing:
+            raise ValueError(f"schema {self.name!r}: key columns {missing} are not columns")
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"frame {self.name!r} has no column {name!r}")
+
+    def empty(self) -> pd.DataFrame:
+        """A frame with no rows and every column typed."""
+        return self.build({c.name: [] for c in self.columns})
+
+    def build(self, data: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+        """A typed frame from plain per-column lists (every schema column must be given)."""
+        missing = [c.name for c in self.columns if c.name not in data]
+        if missing:
+            raise KeyError(f"frame {self.name!r}: no values given for {missing}")
+        lengths = {len(data[c.name]) for c in self.columns}
+        if len(lengths) > 1:
+            raise ValueError(f"frame {self.name!r}: columns of different lengths {sorted(lengths)}")
+        frame = pd.DataFrame({c.name: c.convert(data[c.name]) for c in self.columns})
+        frame.attrs["frame"] = self.name
+        return frame
+
+    def validate(self, frame: pd.DataFrame) -> None:
+        """Raise ``AssertionError`` naming every column whose presence or dtype is wrong."""
+        problems = []
+        if list(frame.columns) != self.names:
+            problems.append(f"columns {list(frame.columns)} != {self.names}")
+        for c in self.columns:
+            if c.name not in frame.columns:
+                continue
+            got = frame[c.name].dtype
+            want = c.pandas_dtype
+            if c.dtype == "category":
+                ok = isinstance(got, pd.CategoricalDtype) and list(got.categories)[: len(c.categories or ())] == list(c.categories or ())
+            elif c.dtype == "object":
+                ok = got == object
+            else:
+                ok = str(got) == str(want) or (c.dtype == "string" and isinstance(got, pd.StringDtype))
+            if not ok:
+                problems.append(f"{c.name}: dtype {got} != {want}")
+        if problems:
+            raise AssertionError(f"frame {self.name!r} does not match its schema: " + "; ".join(problems))
+
+
+REGISTRY: dict[str, Schema] = {}
+
+
+def register(s: Schema) -> Schema:
+    """Add a schema to :data:`REGISTRY` (each frame module registers its own at import)."""
+    if s.name in REGISTRY and REGISTRY[s.name] != s:
+        raise ValueError(f"a different schema named {s.name!r} is already registered")
+    REGISTRY[s.name] = s
+    return s

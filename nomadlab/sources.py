@@ -1,0 +1,198 @@
+"""Sources: where frames get Nomad's raw objects from.
+
+A source answers one narrow question: "give me the raw objects of kind K (in namespace N)",
+as Nomad's JSON decoded into Python (PascalCase dicts). Frames depend on this interface only,
+so the same frame code runs on a live cluster (:class:`LiveSource`), and later on snapshots,
+recordings and ``nomad operator debug`` archives.
+
+Two kinds of question:
+
+- :meth:`Source.list` for the list endpoints (:data:`LIST_KINDS`), with the options frames
+  need already set (allocations with ``resources=true``, nodes with ``resources=true``);
+- :meth:`Source.details` for per-object reads (:data:`DETAIL_KINDS`): full jobs, job
+  versions, full nodes, host and allocation stats. These cost one request per object, so they
+  come back with the failures beside the successes rather than failing all.
+
+>>> from nomadlab.sim import SimCluster
+>>> from nomadlab.client import NomadClient
+>>> src = LiveSource(NomadClient(transport=SimCluster.default().transport()))
+>>> len(src.list("nodes")) > 0
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from nomadlab.client import NomadClient
+
+__all__ = [
+    "DETAIL_KINDS",
+    "LIST_KINDS",
+    "CachedSource",
+    "Details",
+    "DetailKind",
+    "ListKind",
+    "LiveSource",
+    "Source",
+    "as_source",
+]
+
+ListKind = Literal["jobs", "allocations", "nodes", "evaluations", "deployments", "namespaces", "node_pools"]
+DetailKind = Literal["job", "job_versions", "node", "node_stats", "alloc_stats"]
+LIST_KINDS: tuple[str, ...] = ("jobs", "allocations", "nodes", "evaluations", "deployments",
+                               "namespaces", "node_pools")
+DETAIL_KINDS: tuple[str, ...] = ("job", "job_versions", "node", "node_stats", "alloc_stats")
+
+# Namespaced list endpoints accept ``namespace=*``; the others ignore the namespace.
+_NAMESPACED = frozenset({"jobs", "allocations", "evaluations", "deployments"})
+
+
+@dataclass(frozen=True)
+class Details:
+    """Per-object reads: ``objects`` by key, and ``errors`` (key → message) for those that failed.
+
+    Keys are ``(namespace, job_id)`` for ``job`` and ``job_versions``, the node ID for ``node``
+    and ``node_stats``, and the allocation ID for ``alloc_stats``.
+    """
+
+    objects: Mapping[Hashable, Any]
+    errors: Mapping[Hashable, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Source(Protocol):
+    """What frames need from wherever Nomad's objects come from."""
+
+    def list(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None) -> list[dict[str, Any]]:
+        """Every object of ``kind`` (list stubs, as the list endpoint returns them)."""
+        ...
+
+    def details(self, kind: DetailKind, keys: Sequence[Hashable]) -> Details:
+        """The per-object read of ``kind`` for each key."""
+        ...
+
+
+_LIST_PATHS: dict[str, tuple[str, dict[str, str]]] = {
+    "jobs": ("/v1/jobs", {"meta": "true"}),
+    "allocations": ("/v1/allocations", {"resources": "true", "task_states": "true"}),
+    "nodes": ("/v1/nodes", {"resources": "true"}),
+    "evaluations": ("/v1/evaluations", {}),
+    "deployments": ("/v1/deployments", {}),
+    "namespaces": ("/v1/namespaces", {}),
+    "node_pools": ("/v1/node/pools", {}),
+}
+
+
+class LiveSource:
+    """A source backed by a live cluster through :class:`~nomadlab.client.NomadClient`.
+
+    Endpoints: ``GET /v1/jobs?meta=true``, ``/v1/allocations?resources=true``,
+    ``/v1/nodes?resources=true``, ``/v1/evaluations``, ``/v1/deployments``,
+    ``/v1/namespaces``, ``/v1/node/pools`` (all pages); per object ``/v1/job/:id``,
+    ``/v1/job/:id/versions``, ``/v1/node/:id``, ``/v1/client/stats?node_id=``,
+    ``/v1/client/allocation/:id/stats`` (fanned out on a thread pool).
+    """
+
+    def __init__(self, client: NomadClient, *, progress: bool = False, max_workers: int = 8) -> None:
+        self.client = client
+        self.progress = progress
+        self.max_workers = max_workers
+
+    def __repr__(self) -> str:
+        return f"LiveSource({self.client!r})"
+
+    def list(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None) -> list[dict[str, Any]]:
+        if kind not in _LIST_PATHS:
+            raise ValueError(f"unknown list kind {kind!r}; expected one of {', '.join(LIST_KINDS)}")
+        path, params = _LIST_PATHS[kind]
+        ns = namespace if kind in _NAMESPACED else None
+        reply = self.client.get_all(path, params=params, namespace=ns, filter=filter)
+        body = reply.body
+        return list(body) if isinstance(body, list) else []
+
+    def details(self, kind: DetailKind, keys: Sequence[Hashable]) -> Details:
+        requests: dict[str, str] = {}
+        by_request: dict[str, Hashable] = {}
+        for key in keys:
+            if kind in ("job", "job_versions"):
+                ns, job_id = key  # type: ignore[misc]
+                from urllib.parse import quote
+
+                path = f"/v1/job/{quote(str(job_id), safe='')}" + ("/versions" if kind == "job_versions" else "")
+                rid = f"{ns}\x00{job_id}"
+                requests[rid] = path + f"?namespace={quote(str(ns), safe='')}"
+            elif kind == "node":
+                rid, requests[str(key)] = str(key), f"/v1/node/{key}"
+            elif kind == "node_stats":
+                rid, requests[str(key)] = str(key), f"/v1/client/stats?node_id={key}"
+            elif kind == "alloc_stats":
+                rid, requests[str(key)] = str(key), f"/v1/client/allocation/{key}/stats"
+            else:
+                raise ValueError(f"unknown detail kind {kind!r}; expected one of {', '.join(DETAIL_KINDS)}")
+            by_request[rid] = key
+        if not requests:
+            return Details({}, {})
+        result = self.client.fan_out(requests, max_workers=self.max_workers, progress=self.progress,
+                                     desc=f"GET {kind}")
+        objects = {by_request[k]: reply.body for k, reply in result.replies.items()}
+        errors = {by_request[f.key]: str(f.error) for f in result.errors}
+        return Details(objects, errors)
+
+
+class CachedSource:
+    """Wraps a source so that each distinct question is asked once.
+
+    Use one when building several frames from the same objects (``allocations``, ``tasks``
+    and ``task_events`` all read the allocation list):
+
+    >>> src = CachedSource(LiveSource(NomadClient(transport=SimCluster.default().transport())))
+    >>> src.list("allocations") is src.list("allocations")
+    True
+    """
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self._lists: dict[tuple[str, str, str | None], list[dict[str, Any]]] = {}
+        self._details: dict[tuple[str, Hashable], Any] = {}
+
+    def __repr__(self) -> str:
+        return f"CachedSource({self.source!r})"
+
+    def list(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None) -> list[dict[str, Any]]:
+        key = (kind, namespace, filter)
+        if key not in self._lists:
+            self._lists[key] = self.source.list(kind, namespace=namespace, filter=filter)
+        return self._lists[key]
+
+    def details(self, kind: DetailKind, keys: Sequence[Hashable]) -> Details:
+        missing = [k for k in keys if (kind, k) not in self._details]
+        errors: dict[Hashable, str] = {}
+        if missing:
+            fetched = self.source.details(kind, missing)
+            for k, obj in fetched.objects.items():
+                self._details[(kind, k)] = obj
+            errors = dict(fetched.errors)
+        objects = {k: self._details[(kind, k)] for k in keys if (kind, k) in self._details}
+        return Details(objects, errors)
+
+
+def as_source(obj: Any) -> Source:
+    """A :class:`Source` from a source, a :class:`~nomadlab.client.NomadClient` or ``None``.
+
+    ``None`` connects with :class:`~nomadlab.client.NomadClient` defaults (``NOMAD_ADDR``...).
+    """
+    from nomadlab.client import NomadClient
+
+    if obj is None:
+        return LiveSource(NomadClient())
+    if isinstance(obj, NomadClient):
+        return LiveSource(obj)
+    if isinstance(obj, Source):
+        return obj
+    raise TypeError(
+        f"expected a NomadClient or a Source (with list() and details()), got {type(obj).__name__}"
+    )
