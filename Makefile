@@ -19,14 +19,13 @@ demo: install
 
 sim: demo
 
-# The whole test suite, as CI runs it.
-test: install
+# The whole test suite, as CI runs it: lint and types first, then pytest.
+test: lint
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/python -m pip install --quiet ruff mypy
-	$(BIN)/ruff check nomadlab tests
-	$(BIN)/mypy
+	$(BIN)/python -m ruff check nomadlab tests benchmarks
+	$(BIN)/python -m mypy
 
 bench: install
 	$(BIN)/python -m benchmarks

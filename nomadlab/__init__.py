@@ -31,11 +31,16 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
-    from nomadlab.client import NomadClient, QueryMeta, Reply
-    from nomadlab.config import NomadConfig
-    from nomadlab.errors import NomadAPIError, NomadConfigError, NomadError, NomadTransportError
-    from nomadlab.fanout import FanOutResult
-    from nomadlab.retries import RetryPolicy
+    from nomadlab.client import NomadClient as NomadClient
+    from nomadlab.client import QueryMeta as QueryMeta
+    from nomadlab.client import Reply as Reply
+    from nomadlab.config import NomadConfig as NomadConfig
+    from nomadlab.errors import NomadAPIError as NomadAPIError
+    from nomadlab.errors import NomadConfigError as NomadConfigError
+    from nomadlab.errors import NomadError as NomadError
+    from nomadlab.errors import NomadTransportError as NomadTransportError
+    from nomadlab.fanout import FanOutResult as FanOutResult
+    from nomadlab.retries import RetryPolicy as RetryPolicy
 
 
 def __getattr__(name: str) -> Any:

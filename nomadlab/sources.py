@@ -119,8 +119,11 @@ class LiveSource:
         by_request: dict[str, Hashable] = {}
         for key in keys:
             if kind in ("job", "job_versions"):
-                ns, job_id = key  # type: ignore[misc]
                 from urllib.parse import quote
+
+                if not isinstance(key, tuple) or len(key) != 2:
+                    raise ValueError(f"{kind} keys are (namespace, job_id) pairs, got {key!r}")
+                ns, job_id = key
 
                 path = f"/v1/job/{quote(str(job_id), safe='')}" + ("/versions" if kind == "job_versions" else "")
                 rid = f"{ns}\x00{job_id}"

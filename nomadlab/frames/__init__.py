@@ -15,7 +15,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .schema import REGISTRY, Column, Schema
+from .schema import REGISTRY as REGISTRY
+from .schema import Column as Column
+from .schema import Schema as Schema
 
 # Fetcher name → the module (under nomadlab.frames) that defines it.
 _FETCHERS: dict[str, str] = {

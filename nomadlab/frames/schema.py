@@ -164,9 +164,10 @@ class Schema:
             got = frame[c.name].dtype
             want = c.pandas_dtype
             if c.dtype == "category":
-                ok = isinstance(got, pd.CategoricalDtype) and list(got.categories)[: len(c.categories or ())] == list(c.categories or ())
+                wanted = list(c.categories or ())
+                ok = isinstance(got, pd.CategoricalDtype) and list(got.categories)[: len(wanted)] == wanted
             elif c.dtype == "object":
-                ok = got == object
+                ok = got == np.dtype(object)
             else:
                 ok = str(got) == str(want) or (c.dtype == "string" and isinstance(got, pd.StringDtype))
             if not ok:

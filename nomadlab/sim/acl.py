@@ -194,8 +194,8 @@ def check(cluster: SimCluster, req: Request, need: Requirement | None) -> None:
 
 def visible(req: Request, namespace: str, *caps: str) -> bool:
     """Whether an object in ``namespace`` may appear in a list answered to ``req``."""
-    acl: ACL | None = req.context.get("acl")
-    if acl is None:
+    acl = req.context.get("acl")
+    if not isinstance(acl, ACL):
         return True
     return acl.allow_ns(namespace, *(caps or ("read-job",)))
 
@@ -221,7 +221,7 @@ class AclStore:
 
     def expired(self, token: dict[str, Any], now_ns: int) -> bool:
         exp = token.get("_expires_ns")
-        return bool(exp) and now_ns >= int(exp)
+        return isinstance(exp, int) and exp > 0 and now_ns >= exp
 
     def upsert_policy(self, name: str, rules: str, description: str = "") -> dict[str, Any]:
         parsed = parse_policy(rules)
@@ -246,19 +246,20 @@ class AclStore:
         with c.state.lock:
             idx = c.state.next_index()
             now = c.now_ns()
-            token = {
-                "AccessorID": c.new_id(), "SecretID": secret or c.new_id(), "Name": name, "Type": token_type,
+            accessor, secret_id = c.new_id(), secret or c.new_id()
+            token: dict[str, Any] = {
+                "AccessorID": accessor, "SecretID": secret_id, "Name": name, "Type": token_type,
                 "Policies": list(policies) if policies else None, "Roles": None, "Global": global_,
                 "Hash": "", "CreateTime": wire.rfc3339(now),
                 "ExpirationTime": wire.rfc3339(now + ttl_ns) if ttl_ns else None,
                 "ExpirationTTL": wire.go_duration(ttl_ns) if ttl_ns else "",
                 "CreateIndex": idx, "ModifyIndex": idx,
             }
-            token["Hash"] = base64.b64encode(hashlib.blake2b(token["AccessorID"].encode(), digest_size=32).digest()).decode()
+            token["Hash"] = base64.b64encode(hashlib.blake2b(accessor.encode(), digest_size=32).digest()).decode()
             if ttl_ns:
                 token["_expires_ns"] = now + ttl_ns
-            self.tokens[token["AccessorID"]] = token
-            self._secrets[token["SecretID"]] = token["AccessorID"]
+            self.tokens[accessor] = token
+            self._secrets[secret_id] = accessor
             c.state.commit(idx, ["acl_token"])
             return token
 

@@ -7,6 +7,7 @@ what the allocation, job and deployment do as a consequence.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import TYPE_CHECKING, Any
 
@@ -173,11 +174,9 @@ class AllocationOperations:
         if trigger == "exit_fail":
             for other, ostate in alloc["TaskStates"].items():
                 if other != task and ostate["State"] != "dead":
-                    try:
+                    with contextlib.suppress(IllegalTransition):
                         apply_task_transition(ostate, "sibling_failed", now,
                                               {"Sibling Task Failed": {"FailedSibling": task}})
-                    except IllegalTransition:
-                        pass
         if trigger == "exit_restart":
             delay = int((tg.get("RestartPolicy") or {}).get("Delay") or 0)
             self._schedule_start(alloc, first=False, task=task, delay_ns=delay)
@@ -404,7 +403,8 @@ def _restarts(alloc: dict[str, Any]) -> int:
 
 
 def _group(job: dict[str, Any], name: str) -> dict[str, Any]:
-    for tg in job.get("TaskGroups") or ():
+    groups: list[dict[str, Any]] = job.get("TaskGroups") or []
+    for tg in groups:
         if tg["Name"] == name:
             return tg
     return {"Name": name, "Tasks": []}

@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import wire
+from .acl import AclStore
 from .allocations import AllocationOperations
 from .clock import Clock, ManualClock
-from .acl import AclStore
 from .events import EventBroker
 from .faults import FaultInjector
 from .jobs import JobOperations

@@ -104,8 +104,9 @@ class EventBroker:
                 if ev["ModifyIndex"] == index:
                     sig = (ev["Status"], ev["ModifyIndex"])
                     if self._changed(("eval", ev["ID"]), sig):
+                        keys = (ev["JobID"], ev.get("DeploymentID") or "")
                         events.append(self._make("Evaluation", "EvaluationUpdated", ev["ID"], ev["Namespace"],
-                                                 (ev["JobID"], ev.get("DeploymentID") or ""), {"Evaluation": ev}, index))
+                                                 keys, {"Evaluation": ev}, index))
         if "allocs" in tables:
             for alloc in s.allocs.values():
                 if alloc["ModifyIndex"] == index:
@@ -113,8 +114,8 @@ class EventBroker:
         if "deployment" in tables:
             for dep in s.deployments.values():
                 if dep["ModifyIndex"] == index:
-                    sig = (dep["Status"], dep["ModifyIndex"], orjson.dumps(dep["TaskGroups"]))
-                    if self._changed(("deployment", dep["ID"]), sig):
+                    dep_sig = (dep["Status"], dep["ModifyIndex"], orjson.dumps(dep["TaskGroups"]))
+                    if self._changed(("deployment", dep["ID"]), dep_sig):
                         events.append(self._make("Deployment", "DeploymentStatusUpdate", dep["ID"], dep["Namespace"],
                                                  (dep["JobID"],), {"Deployment": dep}, index))
         if events:
@@ -221,5 +222,5 @@ class EventBroker:
                 continue
             timeout = min(poll_s, self.heartbeat_s - (now - last_beat))
             latest = next_index
-            self.state.wait_until(lambda: bool(self.frames) and self.frames[-1][0] >= latest, timeout)
+            self.state.wait_until(lambda at=latest: bool(self.frames) and self.frames[-1][0] >= at, timeout)
             yield b""

@@ -590,7 +590,7 @@ class JobOperations:
                            ModifyIndex=idx, ModifyTime=self.now_ns())
         dep = wire.new_deployment(deployment_id=self.new_id(), job=job, now_ns=self.now_ns(), index=idx)
         self.state.deployments[dep["ID"]] = dep
-        return dep["ID"]
+        return str(dep["ID"])
 
     def latest_deployment(self: SimCluster, namespace: str, job_id: str) -> dict[str, Any] | None:
         deps = [d for d in self.state.deployments.values()

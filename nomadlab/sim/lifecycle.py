@@ -140,7 +140,10 @@ class Behaviour:
         meta: dict[str, str] = {}
         for source in (job.get("Meta"), tg.get("Meta"), task.get("Meta")):
             meta.update(source or {})
-        get = lambda k: meta.get(BEHAVIOUR_META_PREFIX + k)  # noqa: E731
+
+        def get(key: str) -> str | None:
+            return meta.get(BEHAVIOUR_META_PREFIX + key)
+
         run = get("run_s")
         batch = job.get("Type") in ("batch", "sysbatch")
         return cls(
@@ -196,4 +199,4 @@ def reschedule_delay_ns(policy: dict[str, Any], tracker: dict[str, Any] | None) 
         delay = a
     else:
         delay = base
-    return min(delay, cap) if cap else delay
+    return int(min(delay, cap) if cap else delay)

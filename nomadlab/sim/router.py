@@ -155,10 +155,7 @@ def json_response(
         if next_token:
             headers["X-Nomad-NextToken"] = next_token
     pretty = req.has("pretty") and (req.param("pretty") or "") != "0"
-    if pretty:
-        body = _pretty(payload)
-    else:
-        body = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
+    body = _pretty(payload) if pretty else orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
     return Response(status=status, headers=headers, body=body)
 
 

@@ -344,7 +344,7 @@ def constraint_ok(c: dict[str, Any], node: dict[str, Any]) -> bool:
             rv: Any = float(right)
         except ValueError:
             lv, rv = left, right
-        return {"<": lv < rv, "<=": lv <= rv, ">": lv > rv, ">=": lv >= rv}[op]
+        return bool({"<": lv < rv, "<=": lv <= rv, ">": lv > rv, ">=": lv >= rv}[op])
     if op in ("version", "semver"):
         have_v = _version_tuple(left)
         for clause in right.split(","):
@@ -435,7 +435,7 @@ class Placer:
             missing = [d for d in drivers if not ((node.get("Drivers") or {}).get(d) or {}).get("Detected")]
             if missing:
                 filtered += 1
-                label = f"missing drivers"
+                label = "missing drivers"
                 constraint_filtered[label] = constraint_filtered.get(label, 0) + 1
                 continue
             failed = next((c for c in constraints if not constraint_ok(c, node)), None)

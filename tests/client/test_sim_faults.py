@@ -69,15 +69,14 @@ def test_event_stream_dropped_after_n_events_resumes_without_duplicates(cluster:
     fault = Fault("/v1/event/stream", kind="drop_stream", after_events=3, times=1)
     cluster.faults.add(fault)
     expected = [i for i, _ in cluster.events.frames]
-    with cluster.serve(port=0) as url:
-        # The client's first connection is cut after 3 chunks; it must reconnect from the
-        # next index and deliver every frame exactly once.
-        with NomadClient(NomadConfig(address=url)) as c:
-            seen: list[int] = []
-            for event in c.events(["*"], namespace="*"):
-                if not seen or seen[-1] != event.index:
-                    seen.append(event.index)
-                if len(seen) >= len(expected):
-                    break
+    # The client's first connection is cut after 3 chunks; it must reconnect from the next
+    # index and deliver every frame exactly once.
+    seen: list[int] = []
+    with cluster.serve(port=0) as url, NomadClient(NomadConfig(address=url)) as c:
+        for event in c.events(["*"], namespace="*"):
+            if not seen or seen[-1] != event.index:
+                seen.append(event.index)
+            if len(seen) >= len(expected):
+                break
     assert cluster.faults.fired(fault) == 1
     assert seen == expected

@@ -145,7 +145,9 @@ def test_policy_name_must_match_path(acl_cluster: tuple[SimCluster, httpx.Client
     assert http.get("/v1/acl/policy/none", headers=mgmt).text == "ACL policy not found"
 
 
-def test_event_stream_topics_need_their_capability(acl_cluster: tuple[SimCluster, httpx.Client, dict[str, str]]) -> None:
+def test_event_stream_topics_need_their_capability(
+    acl_cluster: tuple[SimCluster, httpx.Client, dict[str, str]],
+) -> None:
     _, http, mgmt = acl_cluster
     ro = {"X-Nomad-Token": _client_token(http, mgmt, RO_RULES)}
     assert http.get("/v1/event/stream", headers=ro, params={"topic": "*"}).status_code == 403
@@ -166,7 +168,9 @@ def test_acls_disabled_answers() -> None:
 def test_policy_shorthands_expand_as_nomad() -> None:
     assert "submit-job" in expand("write") and "submit-job" not in expand("read")
     assert expand("scale") >= {"scale-job", "read-job"}
-    parsed = parse_policy('namespace "web-*" { policy = "write" capabilities = ["alloc-node-exec"] }\nagent { policy = "read" }')
+    parsed = parse_policy(
+        'namespace "web-*" { policy = "write" capabilities = ["alloc-node-exec"] }\nagent { policy = "read" }'
+    )
     assert "alloc-node-exec" in parsed.namespaces["web-*"] and parsed.agent == "read"
     with pytest.raises(ValueError):
         parse_policy('namespace "x" { policy = "superuser" }')

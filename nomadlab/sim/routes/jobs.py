@@ -15,7 +15,6 @@ from ..router import (
     paginate,
     query_bool,
     query_go_int,
-    query_int,
 )
 from .common import ci_get, decode_body, job_token_key, ns_matches
 
@@ -39,7 +38,8 @@ def jobs_list(c: SimCluster, req: Request) -> Response:
     meta = query_bool(req, "meta")
     with c.state.lock:
         jobs = sorted(
-            (j for (jns, jid), j in c.state.jobs.items() if ns_matches(jns, ns, req, "list-jobs") and jid.startswith(prefix)),
+            (j for (jns, jid), j in c.state.jobs.items()
+             if ns_matches(jns, ns, req, "list-jobs") and jid.startswith(prefix)),
             key=lambda j: (j["Namespace"], j["ID"]),
         )
         page, next_token = paginate(
