@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import httpx
 import orjson
@@ -241,12 +242,20 @@ class NomadClient:
     ) -> httpx.Request:
         if not path.startswith("/v1/"):
             path = "/v1/" + path.lstrip("/")
-        query: list[tuple[str, str | int | float | bool | None]] = []
+        # A query written into the path is kept (httpx would drop it when params are given),
+        # and its namespace/region win over the client's defaults.
+        path, _, path_query = path.partition("?")
+        query: list[tuple[str, str | int | float | bool | None]] = list(
+            parse_qsl(path_query, keep_blank_values=True)
+        )
+        given = {k for k, _ in query}
         ns = namespace if namespace is not None else self._config.namespace
-        if ns:  # an empty value would silently mean "default"; send nothing instead
-            query.append(("namespace", ns))
+        if ns and (namespace is not None or "namespace" not in given):
+            query = [(k, v) for k, v in query if k != "namespace"]
+            query.append(("namespace", ns))  # an empty value would silently mean "default"
         rg = region if region is not None else self._config.region
-        if rg:
+        if rg and (region is not None or "region" not in given):
+            query = [(k, v) for k, v in query if k != "region"]
             query.append(("region", rg))
         if index:
             query.append(("index", str(index)))

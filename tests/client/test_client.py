@@ -402,3 +402,15 @@ def test_watch_requires_an_index(make_client: MakeClient) -> None:
     client, _ = make_client([nomad_json({"ok": True}, index=None)])
     with pytest.raises(NomadDecodeError, match="not a blocking endpoint"):
         next(client.watch("/v1/agent/self"))
+
+
+def test_query_written_in_the_path_is_kept_and_its_namespace_wins(make_client: MakeClient) -> None:
+    client, recorder = make_client([nomad_json([]), nomad_json([]), nomad_json([])], namespace="team")
+    client.get("/v1/job/api?namespace=platform", params={"diffs": "true"})
+    client.get("/v1/client/stats?node_id=n1")
+    client.get("/v1/job/api?namespace=platform", namespace="other")
+    first, second, third = (dict(r.url.params.multi_items()) for r in recorder.requests)
+    assert first == {"namespace": "platform", "diffs": "true"}
+    assert second == {"node_id": "n1", "namespace": "team"}
+    assert third == {"namespace": "other"}
+    assert [r.url.path for r in recorder.requests] == ["/v1/job/api", "/v1/client/stats", "/v1/job/api"]
