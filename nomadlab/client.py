@@ -23,6 +23,7 @@ Example
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -129,6 +130,23 @@ def _encode_params(params: Params | None) -> list[tuple[str, str]]:
     return out
 
 
+# Decoding a large list creates millions of dicts; with the cyclic collector running, each
+# of its passes re-scans everything decoded so far, which makes decoding 100,000 allocations
+# (350 MB) 4x slower. JSON cannot hold reference cycles, so nothing is lost by pausing it.
+_PAUSE_GC_ABOVE = 1 << 20
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _decode_body(response: httpx.Response) -> Any:
     content = response.content
     if not content:
@@ -136,7 +154,10 @@ def _decode_body(response: httpx.Response) -> Any:
     ctype = response.headers.get("content-type", "")
     if "json" in ctype or (not ctype and content.lstrip()[:1] in (b"{", b"[")):
         try:
-            return orjson.loads(content)
+            if len(content) < _PAUSE_GC_ABOVE:
+                return orjson.loads(content)
+            with _gc_paused():
+                return orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise NomadDecodeError(
                 f"{response.request.method} {response.request.url} returned a body that is not "

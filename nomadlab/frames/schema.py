@@ -36,6 +36,7 @@ Dtype = Literal["string", "category", "Int64", "float64", "boolean", "time", "du
 DTYPES: tuple[str, ...] = ("string", "category", "Int64", "float64", "boolean", "time", "duration", "object")
 TimeSource = Literal["ns", "s", "rfc3339"]
 _UTC_NS = "datetime64[ns, UTC]"
+_NAT = int(np.iinfo("int64").min)
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,15 @@ class Column:
         return self.dtype
 
     def convert(self, values: Sequence[Any]) -> Any:
-        """A typed array from the column's wire values (a list, possibly with ``None``)."""
+        """A typed array from the column's wire values (a list, possibly with ``None``).
+
+        An array that already has the column's dtype (say, a key column gathered with
+        ``take`` from another frame's typed column) is copied as it is.
+        """
         n = len(values)
+        if (isinstance(values, (pd.api.extensions.ExtensionArray, np.ndarray)) and self.dtype != "object"
+                and values.dtype == self.pandas_dtype):
+            return values.copy()
         if self.dtype == "string":
             return pd.array([None if v is None else str(v) for v in values] if n else [], dtype="string")
         if self.dtype == "Int64":
@@ -79,17 +87,30 @@ class Column:
         if self.dtype == "boolean":
             return pd.array(values if n else [], dtype="boolean")
         if self.dtype == "category":
-            cats = list(self.categories or ())
-            extra = sorted({v for v in values if v is not None and v not in cats})
-            return pd.Categorical(values, categories=cats + extra)
+            return _categorical(values, list(self.categories or ()))
         if self.dtype == "time":
             return _times(values, self.source)
         if self.dtype == "duration":
-            arr = np.array([np.iinfo("int64").min if v is None else int(v) for v in values], dtype="int64")
+            nat = _NAT
+            arr = np.array([nat if v is None else int(v) for v in values], dtype="int64")
             return pd.array(arr.view("timedelta64[ns]"), dtype="timedelta64[ns]")
-        out = np.empty(n, dtype=object)
-        out[:] = list(values)
-        return out
+        # fromiter stores each value as it is (a slice assignment would try to broadcast
+        # equal-length lists into a 2-D shape)
+        return np.fromiter(values, dtype=object, count=n)
+
+
+def _categorical(values: Sequence[Any], cats: list[Any]) -> pd.Categorical:
+    """Values outside ``cats`` become extra categories after them, sorted; None is missing.
+
+    Codes come from one dict lookup per value (``pd.Categorical(values, categories=...)``
+    hashes the values in a slower general path).
+    """
+    known = dict.fromkeys(cats)
+    extra = sorted({v for v in values if v is not None and v not in known})
+    every = cats + extra
+    code = {c: i for i, c in enumerate(every)}
+    codes = np.array([-1 if v is None else code[v] for v in values], dtype=np.int32)
+    return pd.Categorical.from_codes(codes, categories=every)
 
 
 def _times(values: Sequence[Any], source: TimeSource | None) -> Any:
@@ -101,8 +122,24 @@ def _times(values: Sequence[Any], source: TimeSource | None) -> Any:
     cleaned = [None if (not v or v == ZERO_TIME) else v for v in values]
     if not any(v is not None for v in cleaned):
         return pd.DatetimeIndex(np.full(len(values), nat, dtype="int64").view("datetime64[ns]"), tz="UTC").array
-    idx = pd.to_datetime(pd.Series(cleaned, dtype=object), utc=True, format="ISO8601", errors="coerce")
-    return idx.astype(_UTC_NS).array
+    try:
+        idx = pd.to_datetime(pd.Series(cleaned, dtype=object), utc=True, format="ISO8601", errors="coerce")
+        return idx.astype(_UTC_NS).array
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        # A time nanoseconds cannot hold (before 1677, after 2262: a year-9999 "never") is NaT
+        # rather than the end of the whole frame; only then is the slower per-value path taken.
+        return pd.DatetimeIndex([_one_time(v) for v in cleaned], tz="UTC").as_unit("ns").array
+
+
+def _one_time(value: Any) -> Any:
+    if value is None:
+        return pd.NaT
+    try:
+        ts = pd.Timestamp(value)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return ts.as_unit("ns")
+    except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        return pd.NaT
 
 
 @dataclass(frozen=True)
@@ -149,7 +186,8 @@ class Schema:
         lengths = {len(data[c.name]) for c in self.columns}
         if len(lengths) > 1:
             raise ValueError(f"frame {self.name!r}: columns of different lengths {sorted(lengths)}")
-        frame = pd.DataFrame({c.name: c.convert(data[c.name]) for c in self.columns})
+        # every converted array is new, so the frame can own it without a copy
+        frame = pd.DataFrame({c.name: c.convert(data[c.name]) for c in self.columns}, copy=False)
         frame.attrs["frame"] = self.name
         return frame
 
