@@ -390,6 +390,7 @@ def build_demo(cluster: SimCluster) -> None:
             meta={"message": "kernel upgrade"})),
         (140 * 60, "ledger-import", lambda: cluster.register_job(_ledger_import_spec())),
         (150 * 60, "ml-train", lambda: cluster.register_job(_ml_train_spec())),
+        (160 * 60, "ml-train-xl", lambda: cluster.register_job(_ml_train_xl_spec())),
         (180 * 60, "scale down", lambda: scale_web(6, "traffic below target: 6 instances")),
         (210 * 60, "web v2", lambda: cluster.register_job(_web_spec("nginx:1.27.2"))),
         (215 * 60, "search v1", lambda: cluster.register_job(_search_spec("-Xms3g -Xmx3g"))),
@@ -439,6 +440,14 @@ def _ml_train_spec() -> dict[str, Any]:
     return job_spec("ml-train", [group("trainer", [task("trainer", image="example/trainer:0.9", cpu=16000,
                                                         memory_mb=65536)],
                                        meta={"nomadlab.sim.run_s": str(5 * _H)})],
+                    job_type="batch", namespace="data", datacenters=["dc1", "dc3"], node_pool="gpu")
+
+
+def _ml_train_xl_spec() -> dict[str, Any]:
+    """A training run that asks for more memory than any GPU node has: it stays blocked."""
+    return job_spec("ml-train-xl", [group("trainer", [task("trainer", image="example/trainer:0.9", cpu=16000,
+                                                           memory_mb=262144)],
+                                          meta={"nomadlab.sim.run_s": str(5 * _H)})],
                     job_type="batch", namespace="data", datacenters=["dc1", "dc3"], node_pool="gpu")
 
 
