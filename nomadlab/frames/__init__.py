@@ -7,60 +7,55 @@ Nomads included. ``source`` is a :class:`~nomadlab.client.NomadClient`, any
 :class:`~nomadlab.sources.Source`, or ``None`` to connect from ``NOMAD_*`` variables. Wrap it in
 :class:`~nomadlab.sources.CachedSource` to build several frames from one fetch.
 
-Frame modules load on first use; :func:`schema` and :func:`load_all` load them all.
+The fetchers are imported here, at package import, so that ``nomadlab.frames.allocations`` is
+always the function and never the submodule of the same name.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .allocations import AllocationFrames, allocation_frames, allocations, task_events, tasks
+from .deployments import deployments
+from .evaluations import evaluations, placement_failures
+from .jobs import job_versions, jobs, task_groups
+from .namespaces import namespaces
+from .nodes import node_events, nodes
+from .schema import REGISTRY, Column, Schema
+from .stats import alloc_stats, node_stats
 
-from .schema import REGISTRY as REGISTRY
-from .schema import Column as Column
-from .schema import Schema as Schema
+FETCHERS: tuple[str, ...] = (
+    "alloc_stats", "allocation_frames", "allocations", "deployments", "evaluations", "job_versions",
+    "jobs", "namespaces", "node_events", "node_stats", "nodes", "placement_failures", "task_events",
+    "task_groups", "tasks",
+)
 
-# Fetcher name → the module (under nomadlab.frames) that defines it.
-_FETCHERS: dict[str, str] = {
-    "alloc_stats": "stats",
-    "allocation_frames": "allocations",
-    "allocations": "allocations",
-    "deployments": "deployments",
-    "evaluations": "evaluations",
-    "job_versions": "jobs",
-    "jobs": "jobs",
-    "namespaces": "namespaces",
-    "node_events": "nodes",
-    "node_stats": "stats",
-    "nodes": "nodes",
-    "placement_failures": "evaluations",
-    "task_events": "allocations",
-    "task_groups": "jobs",
-    "tasks": "allocations",
-}
-MODULES: tuple[str, ...] = tuple(sorted(set(_FETCHERS.values())))
-
-__all__ = sorted([*_FETCHERS, "REGISTRY", "Column", "Schema", "schema", "load_all", "MODULES"])
-
-
-def load_all() -> None:
-    """Import every frame module, so that :data:`REGISTRY` holds every schema."""
-    for module in MODULES:
-        importlib.import_module(f"{__name__}.{module}")
+__all__ = [
+    "FETCHERS",
+    "REGISTRY",
+    "AllocationFrames",
+    "Column",
+    "Schema",
+    "alloc_stats",
+    "allocation_frames",
+    "allocations",
+    "deployments",
+    "evaluations",
+    "job_versions",
+    "jobs",
+    "namespaces",
+    "node_events",
+    "node_stats",
+    "nodes",
+    "placement_failures",
+    "schema",
+    "task_events",
+    "task_groups",
+    "tasks",
+]
 
 
 def schema(name: str) -> Schema:
     """The registered schema of frame ``name``."""
-    load_all()
     try:
         return REGISTRY[name]
     except KeyError:
         raise KeyError(f"no frame named {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
-
-
-def __getattr__(name: str) -> Any:
-    module = _FETCHERS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nomadlab.frames' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value

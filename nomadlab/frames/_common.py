@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
 from nomadlab.sources import Source, as_source
 
-__all__ = ["source_of", "to_utc", "within", "get"]
+__all__ = ["source_of", "to_utc", "within", "get", "wanted"]
 
 
 def source_of(source: Any) -> Source:
@@ -44,3 +45,10 @@ def get(obj: Any, *path: str) -> Any:
             return None
         obj = obj.get(key)
     return obj
+
+
+def wanted(value: str | Iterable[str] | None) -> frozenset[str] | None:
+    """The accepted values of a filter given as one value, several, or None (no filtering)."""
+    if value is None:
+        return None
+    return frozenset((value,) if isinstance(value, str) else value)
