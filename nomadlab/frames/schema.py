@@ -79,7 +79,8 @@ class Column:
                 and values.dtype == self.pandas_dtype):
             return values.copy()
         if self.dtype == "string":
-            return pd.array([None if v is None else str(v) for v in values] if n else [], dtype="string")
+            # pandas maps None to <NA> and other non-strings through str() itself
+            return pd.array(list(values) if n else [], dtype="string")
         if self.dtype == "Int64":
             return pd.array(values if n else [], dtype="Int64")
         if self.dtype == "float64":
