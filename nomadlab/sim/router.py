@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -231,37 +232,45 @@ def compile_filter_param(req: Request) -> Callable[[Any], bool] | None:
 
 def paginate(
     req: Request,
-    items: Iterable[Any],
+    items: Sequence[Any],
     *,
     token: Callable[[Any], str],
     sort_key: Callable[[str], Any],
     full: Callable[[Any], Any] | None = None,
     project: Callable[[Any], Any] = lambda o: o,
+    include: Callable[[Any], bool] | None = None,
 ) -> tuple[list[Any], str]:
-    """Filter, then page through ``items`` (already in ascending order) as Nomad's paginator does.
+    """Filter, then page through ``items`` (in ascending token order) as Nomad's paginator does.
 
     ``token(obj)`` is the object's pagination token and ``sort_key(token)`` orders tokens, so the
     next page starts *at* (and includes) the first object whose token is ``>= next_token``
-    (``<=`` with ``reverse``). The filter runs against ``full(obj)`` (the full object) before
-    paging. Returns the projected page and the next token ("" on the last page).
+    (``<=`` with ``reverse``): found by bisection, as Nomad seeks its index, so a page costs
+    what it holds. ``include(obj)`` (namespace, ACL, prefix...) and then the filter, run against
+    ``full(obj)`` (the full object), decide which objects count. Returns the projected page and
+    the next token ("" on the last page). ``items`` is only read.
     """
     flt = compile_filter_param(req)
     per_page = query_int(req, "per_page", 0)
     next_token = req.param("next_token") or ""
     reverse = req.param("reverse") == "true"
-    ordered = list(items)
-    if reverse:
-        ordered.reverse()
-    start_key = sort_key(next_token) if next_token else None
+    n = len(items)
+    if next_token:
+        start_key = sort_key(next_token)
+        key = lambda o: sort_key(token(o))  # noqa: E731
+        # ascending: from the first object at or after the token; reverse: from the last one
+        # at or before it, walking down
+        cut = bisect_right(items, start_key, key=key) if reverse else bisect_left(items, start_key, key=key)
+        positions: Iterable[int] = range(cut - 1, -1, -1) if reverse else range(cut, n)
+    else:
+        positions = range(n - 1, -1, -1) if reverse else range(n)
     page: list[Any] = []
     next_out = ""
     if flt is not None:
         from .bexpr import FilterEvalError
-    for obj in ordered:
-        if start_key is not None:
-            k = sort_key(token(obj))
-            if (k < start_key) if not reverse else (k > start_key):
-                continue
+    for i in positions:
+        obj = items[i]
+        if include is not None and not include(obj):
+            continue
         if flt is not None:
             try:
                 if not flt(full(obj) if full else obj):

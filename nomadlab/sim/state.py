@@ -15,6 +15,11 @@ from typing import Any
 
 __all__ = ["StateStore", "TABLES"]
 
+_ORDERS: dict[str, Any] = {
+    "create": lambda o: (o["CreateIndex"], o["ID"]),
+    "id": lambda o: o["ID"],
+}
+
 TABLES = (
     "namespaces",
     "node_pools",
@@ -64,6 +69,24 @@ class StateStore:
         self.allocs_by_eval: dict[str, dict[str, None]] = {}
         # Called as ``listener(index, tables)`` on every commit, under the lock.
         self.listeners: list[Any] = []
+        # (table, order) -> ((table index, size), objects in that order); see ordered().
+        self._orders: dict[tuple[str, str], tuple[tuple[int, int], list[dict[str, Any]]]] = {}
+
+    def ordered(self, table: str, objects: dict[Any, dict[str, Any]], order: str) -> list[dict[str, Any]]:
+        """The objects of ``table`` (its dict, ``objects``) sorted as list endpoints page them:
+        by ``(CreateIndex, ID)`` for ``order="create"``, by ``ID`` for ``order="id"``.
+
+        Sorted once per change of the table (its index or size), as Nomad walks a memdb index
+        rather than sorting per request, so reading a big list page by page costs each page,
+        not the whole table again. The list is shared: callers hold the lock and never change it.
+        """
+        stamp = (self.table_index.get(table, 0), len(objects))
+        hit = self._orders.get((table, order))
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        out = sorted(objects.values(), key=_ORDERS[order])
+        self._orders[(table, order)] = (stamp, out)
+        return out
 
     # -- indexes -----------------------------------------------------------------------------
     def next_index(self) -> int:

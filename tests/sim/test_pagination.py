@@ -161,3 +161,50 @@ def test_ordering_by_create_index(busy_api: httpx.Client) -> None:
     assert [a["CreateIndex"] for a in allocs] == sorted(a["CreateIndex"] for a in allocs)
     nodes = busy_api.get("/v1/nodes").json()
     assert [n["ID"] for n in nodes] == sorted(n["ID"] for n in nodes)
+
+
+def test_pages_see_changes_made_between_them(busy: SimCluster, busy_api: httpx.Client) -> None:
+    """The sorted order a list pages through is kept between requests, and renewed on change."""
+    first = busy_api.get("/v1/allocations", params={"namespace": "*", "per_page": 3})
+    token = first.headers["X-Nomad-NextToken"]
+    before = {a["ID"] for a in busy_api.get("/v1/allocations", params={"namespace": "*"}).json()}
+    busy.register_job(simple_job("late", count=2, datacenters=["dc1"]))
+    rest, _ = walk_from(busy_api, "/v1/allocations", per_page=3, token=token)
+    new = {a["ID"] for a in rest} - before
+    assert len(new) == 2 and all(a["JobID"] == "late" for a in rest if a["ID"] in new)
+    # the order is cached, so an unchanged table answers from the same list
+    state = busy.state
+    with state.lock:
+        assert state.ordered("allocs", state.allocs, "create") is state.ordered("allocs", state.allocs, "create")
+
+
+def test_a_page_deep_in_a_big_list_costs_its_own_size(busy: SimCluster, busy_api: httpx.Client,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A next_token is found by bisection: a page reads about per_page objects, not all before it."""
+    from nomadlab.sim import router
+
+    allocs = busy_api.get("/v1/allocations", params={"namespace": "*"}).json()
+    token = f"{allocs[-2]['CreateIndex']}.{allocs[-2]['ID']}"
+    read: list[str] = []
+    real = router.paginate
+
+    def counting(req, items, **kw):  # type: ignore[no-untyped-def]
+        include = kw.get("include") or (lambda o: True)
+        kw["include"] = lambda o: read.append(o["ID"]) or include(o)
+        return real(req, items, **kw)
+
+    monkeypatch.setattr("nomadlab.sim.routes.allocations.paginate", counting)
+    page = busy_api.get("/v1/allocations", params={"namespace": "*", "per_page": 1, "next_token": token}).json()
+    assert [a["ID"] for a in page] == [allocs[-2]["ID"]]
+    assert read == [allocs[-2]["ID"], allocs[-1]["ID"]]     # the page's object and the one that gives the token
+
+
+def walk_from(api: httpx.Client, path: str, per_page: int, token: str) -> tuple[list[dict], list[str]]:
+    items: list[dict] = []
+    tokens = [token]
+    while token:
+        r = api.get(path, params={"namespace": "*", "per_page": per_page, "next_token": token})
+        items.extend(r.json())
+        token = r.headers.get("X-Nomad-NextToken", "")
+        tokens.append(token)
+    return items, tokens

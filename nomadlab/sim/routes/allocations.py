@@ -24,16 +24,15 @@ def allocs_list(c: SimCluster, req: Request) -> Response:
     resources = query_bool(req, "resources")
     task_states = query_bool(req, "task_states", True)
     with c.state.lock:
-        allocs = [a for a in c.state.allocs.values()
-                  if ns_matches(a["Namespace"], ns, req) and a["ID"].startswith(prefix)]
         if prefix:
-            allocs.sort(key=lambda a: a["ID"])
+            allocs = c.state.ordered("allocs", c.state.allocs, "id")
             token, key = (lambda a: a["ID"]), (lambda t: t)
         else:
-            allocs.sort(key=lambda a: (a["CreateIndex"], a["ID"]))
+            allocs = c.state.ordered("allocs", c.state.allocs, "create")
             token, key = create_index_token, index_token_key
         page, next_token = paginate(
             req, allocs, token=token, sort_key=key,
+            include=lambda a: ns_matches(a["Namespace"], ns, req) and a["ID"].startswith(prefix),
             project=lambda a: wire.alloc_stub(a, resources=resources, task_states=task_states, copy=False),
         )
         return json_response(req, page, index=index, meta=True, next_token=next_token)

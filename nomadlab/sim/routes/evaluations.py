@@ -26,16 +26,16 @@ def evals_list(c: SimCluster, req: Request) -> Response:
     ns = namespace_of(req)
     prefix = req.param("prefix") or ""
     with c.state.lock:
-        evals = [e for e in c.state.evals.values()
-                 if ns_matches(e["Namespace"], ns, req) and e["ID"].startswith(prefix)
-                 and (not job or e["JobID"] == job) and (not status or e["Status"] == status)]
+        evals = c.state.ordered("evals", c.state.evals, "id" if prefix else "create")
         if prefix:
-            evals.sort(key=lambda e: e["ID"])
             token, key = (lambda e: e["ID"]), (lambda t: t)
         else:
-            evals.sort(key=lambda e: (e["CreateIndex"], e["ID"]))
             token, key = create_index_token, index_token_key
-        page, next_token = paginate(req, evals, token=token, sort_key=key)
+        page, next_token = paginate(
+            req, evals, token=token, sort_key=key,
+            include=lambda e: (ns_matches(e["Namespace"], ns, req) and e["ID"].startswith(prefix)
+                               and (not job or e["JobID"] == job) and (not status or e["Status"] == status)),
+        )
         return json_response(req, page, index=index, meta=True, next_token=next_token)
 
 
@@ -65,15 +65,15 @@ def deployments_list(c: SimCluster, req: Request) -> Response:
     ns = namespace_of(req)
     prefix = req.param("prefix") or ""
     with c.state.lock:
-        deps = [d for d in c.state.deployments.values()
-                if ns_matches(d["Namespace"], ns, req) and d["ID"].startswith(prefix)]
+        deps = c.state.ordered("deployment", c.state.deployments, "id" if prefix else "create")
         if prefix:
-            deps.sort(key=lambda d: d["ID"])
             token, key = (lambda d: d["ID"]), (lambda t: t)
         else:
-            deps.sort(key=lambda d: (d["CreateIndex"], d["ID"]))
             token, key = create_index_token, index_token_key
-        page, next_token = paginate(req, deps, token=token, sort_key=key)
+        page, next_token = paginate(
+            req, deps, token=token, sort_key=key,
+            include=lambda d: ns_matches(d["Namespace"], ns, req) and d["ID"].startswith(prefix),
+        )
         return json_response(req, page, index=index, meta=True, next_token=next_token)
 
 

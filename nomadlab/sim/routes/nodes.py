@@ -23,10 +23,10 @@ def nodes_list(c: SimCluster, req: Request) -> Response:
     resources = query_bool(req, "resources")
     os_attr = query_bool(req, "os")
     with c.state.lock:
-        nodes = sorted((n for n in c.state.nodes.values() if n["ID"].startswith(prefix)),
-                       key=lambda n: n["ID"])
+        nodes = c.state.ordered("nodes", c.state.nodes, "id")
         page, next_token = paginate(
             req, nodes, token=lambda n: n["ID"], sort_key=lambda t: t,
+            include=lambda n: n["ID"].startswith(prefix),
             project=lambda n: wire.node_stub(n, resources=resources, os=os_attr),
         )
         return json_response(req, page, index=index, meta=True, next_token=next_token)
