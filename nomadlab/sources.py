@@ -8,7 +8,11 @@ recordings and ``nomad operator debug`` archives.
 Two kinds of question:
 
 - :meth:`Source.list` for the list endpoints (:data:`LIST_KINDS`), with the options frames
-  need already set (allocations with ``resources=true``, nodes with ``resources=true``);
+  need already set (allocations with ``resources=true``, nodes with ``resources=true``).
+  A source may also offer ``pages(kind, namespace=, filter=, fields=)``, the same objects as
+  an iterator of lists, which frames use (through :func:`iter_pages`) to work on one page
+  while the next is on its way; ``fields`` (a :class:`nomadlab._json.Fields`) names what the
+  caller reads, so a source may leave the other fields out;
 - :meth:`Source.details` for per-object reads (:data:`DETAIL_KINDS`): full jobs, job
   versions, full nodes, host and allocation stats. These cost one request per object, so they
   come back with the failures beside the successes rather than failing all.
@@ -22,15 +26,17 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from nomadlab._json import Fields
     from nomadlab.client import NomadClient
 
 __all__ = [
     "DETAIL_KINDS",
+    "PAGE_SIZES",
     "LIST_KINDS",
     "CachedSource",
     "Details",
@@ -39,6 +45,7 @@ __all__ = [
     "LiveSource",
     "Source",
     "as_source",
+    "iter_pages",
 ]
 
 ListKind = Literal["jobs", "allocations", "nodes", "evaluations", "deployments", "namespaces", "node_pools"]
@@ -46,6 +53,9 @@ DetailKind = Literal["job", "job_versions", "node", "node_stats", "alloc_stats"]
 LIST_KINDS: tuple[str, ...] = ("jobs", "allocations", "nodes", "evaluations", "deployments",
                                "namespaces", "node_pools")
 DETAIL_KINDS: tuple[str, ...] = ("job", "job_versions", "node", "node_stats", "alloc_stats")
+
+Objects = list[dict[str, Any]]
+"""A list of Nomad's objects as decoded JSON."""
 
 # Namespaced list endpoints accept ``namespace=*``; the others ignore the namespace.
 _NAMESPACED = frozenset({"jobs", "allocations", "evaluations", "deployments"})
@@ -87,6 +97,12 @@ _LIST_PATHS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+# Objects per page when a list is read page by page (``per_page``). Big enough that the
+# per-request cost stays small, small enough that Nomad prepares the next page while this one
+# is decoded, and that one page's decoded objects stay small. Kinds not listed come in one page.
+PAGE_SIZES: dict[str, int] = {"allocations": 2000, "evaluations": 5000, "deployments": 5000}
+
+
 class LiveSource:
     """A source backed by a live cluster through :class:`~nomadlab.client.NomadClient`.
 
@@ -113,6 +129,26 @@ class LiveSource:
         reply = self.client.get_all(path, params=params, namespace=ns, filter=filter)
         body = reply.body
         return list(body) if isinstance(body, list) else []
+
+    def pages(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None,
+              fields: Fields | None = None) -> Iterator[Objects]:
+        """The objects of ``kind`` page by page (:data:`PAGE_SIZES`), each next page asked for
+        while the current one is being worked on; with ``fields``, only those are decoded."""
+        if kind not in _LIST_PATHS:
+            raise ValueError(f"unknown list kind {kind!r}; expected one of {', '.join(LIST_KINDS)}")
+        from nomadlab._json import decoder_for
+
+        path, params = _LIST_PATHS[kind]
+        ns = namespace if kind in _NAMESPACED else None
+        decode = None if fields is None else decoder_for(fields, many=True)
+        for reply in self.client.pages(path, params=params, namespace=ns, filter=filter,
+                                       per_page=PAGE_SIZES.get(kind), prefetch=True, decode=decode):
+            body = reply.body
+            if not isinstance(body, list):
+                from nomadlab.errors import NomadDecodeError
+
+                raise NomadDecodeError(f"GET {path} did not return a list")
+            yield body
 
     def details(self, kind: DetailKind, keys: Sequence[Hashable]) -> Details:
         requests: dict[str, str] = {}
@@ -181,6 +217,17 @@ class CachedSource:
             errors = dict(fetched.errors)
         objects = {k: self._details[(kind, k)] for k in keys if (kind, k) in self._details}
         return Details(objects, errors)
+
+
+def iter_pages(source: Source, kind: ListKind, *, namespace: str = "*", filter: str | None = None,
+               fields: Fields | None = None) -> Iterator[list[dict[str, Any]]]:
+    """``source``'s objects of ``kind`` page by page: its ``pages`` when it has one (passing
+    ``fields`` on), else its whole :meth:`~Source.list` as one page."""
+    pages = getattr(source, "pages", None)
+    if callable(pages):
+        yield from pages(kind, namespace=namespace, filter=filter, fields=fields)
+    else:
+        yield source.list(kind, namespace=namespace, filter=filter)
 
 
 def as_source(obj: Any) -> Source:

@@ -6,9 +6,12 @@ All three come from the same objects, the allocation list (``GET /v1/allocations
 last 10 per task). :func:`allocation_frames` builds all three from one fetch in one pass over
 the wire dicts; the single-frame fetchers share that code.
 
-The wire dicts are read once into plain per-column lists (no ``json_normalize``, no per-row
-pandas) and typed by :meth:`~nomadlab.frames.schema.Schema.build`, so 100,000 allocations
-take about as long as it takes to transfer and decode them (``benchmarks/bench_frames.py``).
+The wire objects are read once into plain per-column lists (no ``json_normalize``, no per-row
+pandas) and typed by :meth:`~nomadlab.frames.schema.Schema.build`, page by page when the
+source offers pages (:func:`~nomadlab.sources.iter_pages`): a live source decodes only
+:data:`WIRE_FIELDS` of each page while Nomad prepares the next, and each page's objects are
+freed before the next arrives. 100,000 allocations come out faster than one request for the
+same list can be transferred and decoded (``benchmarks/bench_frames.py``).
 
 Filters, the same for every fetcher here:
 
@@ -23,13 +26,15 @@ Filters, the same for every fetcher here:
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Sequence
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+
+from nomadlab._json import Fields, ListOf, MapOf, Record, gc_paused, is_record
+from nomadlab.sources import iter_pages
 
 from ._common import source_of, to_utc
 from ._values import as_bool, as_float, as_int, as_str
@@ -44,6 +49,7 @@ __all__ = [
     "JOB_TYPES",
     "TASK_STATES",
     "TASK_EVENT_TYPES",
+    "WIRE_FIELDS",
     "AllocationFrames",
     "allocation_frames",
     "allocations",
@@ -73,6 +79,7 @@ TASK_EVENT_TYPES: tuple[str, ...] = (
 from the health tracker and ``Template`` from the template hook), spelled exactly."""
 
 _NS_MIN, _NS_MAX = -(2**63), 2**63 - 1
+_NO_RESOURCES = (None, None, None)
 
 _ALLOCATED = (
     "Allocated (reserved by the scheduler, not used) {what}: the sum over the allocation's tasks "
@@ -286,17 +293,61 @@ _EVENT_KEYS = ("Type", "Time", "ExitCode", "Details", "Signal", "Message", "Disp
                "RestartReason", "FailsTask", "KillTimeout", "StartDelay", "DriverError", "SetupError")
 _EVENT_KEYS_FOR_TASKS = _EVENT_KEYS[:4]   # what the tasks frame needs of the events
 
+WIRE_FIELDS = Fields(records=True, fields={
+    **dict.fromkeys(k for k in _ALLOC_KEYS if k != "TaskStates"),
+    "PreviousAllocation": None,
+    "DeploymentID": None,
+    "AllocatedResources": Fields({
+        "Tasks": MapOf(Fields({
+            "Cpu": Fields({"CpuShares": None}),
+            "Memory": Fields({"MemoryMB": None, "MemoryMaxMB": None}),
+        })),
+        "Shared": Fields({"DiskMB": None}),
+    }),
+    "TaskStates": MapOf(Fields(records=True, fields={
+        **dict.fromkeys(k for k in _STATE_KEYS if k != "Events"),
+        "Events": ListOf(Fields(dict.fromkeys(_EVENT_KEYS), records=True)),
+    })),
+})
+"""Every field the three frames read of an allocation (``RescheduleTracker``,
+``DeploymentStatus`` and the events' ``Details`` whole). A source may decode just these: the
+live source skips the rest of each object while parsing, and builds allocations, task states
+and events as records (the frames read dicts and records alike)."""
+
 
 def _columns(objs: list[Any], keys: tuple[str, ...]) -> tuple[list[Any], ...]:
-    """One list per key of the objects' values (None for a missing key or a non-dict object)."""
+    """One list per key of the objects' values (None for a missing key or a non-dict object).
+
+    The objects are dicts, or records (:class:`nomadlab._json.Record`, read by attribute) when
+    the source decoded them so; a list holds one kind or the other.
+    """
     if not objs:
         return tuple([] for _ in keys)
+    records = objs[0].__class__ is not dict and is_record(objs[0])
     try:
-        rows = list(map(itemgetter(*keys), objs))
-    except (KeyError, TypeError):
+        rows = list(map((attrgetter if records else itemgetter)(*keys), objs))
+    except (KeyError, TypeError, AttributeError):
         nones = (None,) * len(keys)
-        rows = [tuple(map(o.get, keys)) if o.__class__ is dict else nones for o in objs]
+        rows = [tuple(map(o.get, keys)) if o.__class__ is dict
+                else tuple(getattr(o, k, None) for k in keys) if is_record(o) else nones for o in objs]
+    if len(keys) == 1:
+        return (rows,)
     return tuple(map(list, zip(*rows, strict=True)))
+
+
+def _field(objs: list[Any], key: str) -> list[Any]:
+    """One optional field of each object (dicts or records; None where it is missing)."""
+    if objs and objs[0].__class__ is not dict and is_record(objs[0]):
+        try:
+            return list(map(attrgetter(key), objs))
+        except AttributeError:
+            pass
+    return [o.get(key) if o.__class__ is dict else getattr(o, key, None) for o in objs]
+
+
+def _all_objects(objs: list[Any]) -> bool:
+    """Whether every item is a dict or a record (one look per distinct class)."""
+    return all(c is dict or issubclass(c, Record) for c in set(map(type, objs)))
 
 
 def _opt(values: list[Any]) -> list[Any]:
@@ -304,13 +355,10 @@ def _opt(values: list[Any]) -> list[Any]:
     return [v or None for v in values]
 
 
-def _alloc_index(name: Any) -> int | None:
-    """``3`` from ``"job.group[3]"``."""
-    if name.__class__ is not str or not name.endswith("]"):
-        return None
-    start = name.rfind("[")
-    digits = name[start + 1:-1]
-    return int(digits) if start >= 0 and digits.isdigit() else None
+def _alloc_indexes(names: list[Any]) -> list[int | None]:
+    """``3`` from each ``"job.group[3]"`` (None for a name without an index)."""
+    return [int(d) if n.__class__ is str and n.endswith("]") and (i := n.rfind("[")) >= 0
+            and (d := n[i + 1:-1]).isdecimal() else None for n in names]
 
 
 def _in(values: list[Any], wanted: frozenset[str] | None) -> list[bool] | None:
@@ -331,16 +379,21 @@ def _collect(
     statuses: tuple[str, ...] | None,
     since: int | None,
     until: int | None,
+    replaced: dict[str, str],
 ) -> tuple[dict[str, list[Any]] | None, dict[str, list[Any]] | None, dict[str, list[Any]] | None]:
-    """Per-column lists of the three frames from the allocation stubs, in one pass over them."""
+    """Per-column lists of the three frames from the allocation stubs, in one pass over them.
+
+    ``replaced`` maps each ``NextAllocation`` seen so far to the allocation it replaces; the
+    pass adds this page's to it (for ``previous_alloc``, see :func:`_alloc_columns`).
+    """
     want_allocs, want_tasks, want_events = want
     lo = _NS_MIN if since is None else since
     hi = _NS_MAX if until is None else until
     windowed = since is not None or until is not None
 
     objs = stubs if isinstance(stubs, list) else list(stubs)
-    if not all(a.__class__ is dict for a in objs):
-        objs = [a for a in objs if a.__class__ is dict]
+    if not _all_objects(objs):
+        objs = [a for a in objs if a.__class__ is dict or is_record(a)]
     cols = _columns(objs, _ALLOC_KEYS)
     (ids, nss, job_ids, job_types, job_versions, groups, names, node_ids, node_names, eval_ids,
      desired, desired_desc, client, client_desc, next_allocs, followups, trackers, dstatus,
@@ -381,11 +434,10 @@ def _collect(
     t_mem: list[Any] = []
     t_memmax: list[Any] = []
     tp_cpu, tp_mem, tp_memmax = t_cpu.append, t_mem.append, t_memmax.append
-    for row, a in enumerate(objs):
-        if want_allocs:
-            a_prev[row] = a.get("PreviousAllocation") or None
-            a_deploy[row] = a.get("DeploymentID") or None
-        res = a.get("AllocatedResources")
+    if want_allocs:
+        a_prev = _opt(_field(objs, "PreviousAllocation"))
+        a_deploy = _opt(_field(objs, "DeploymentID"))
+    for row, res in enumerate(_field(objs, "AllocatedResources")):
         if res.__class__ is not dict:
             res = None
         elif want_allocs:
@@ -395,21 +447,28 @@ def _collect(
         if res_tasks.__class__ is not dict:
             res_tasks = None
         else:
+            # each task's allocation once: per task (for the tasks frame) and summed
+            per: dict[str, tuple[Any, Any, Any]] = {}
             cpu = mem = memmax = 0
-            for r in res_tasks.values():
+            for name, r in res_tasks.items():
                 if r.__class__ is not dict:
                     continue
                 c = r.get("Cpu")
-                if c.__class__ is dict and (v := c.get("CpuShares")).__class__ is int:
+                v = c.get("CpuShares") if c.__class__ is dict else None
+                if v.__class__ is int:
                     cpu += v
                 m = r.get("Memory")
                 if m.__class__ is dict:
-                    v, w = m.get("MemoryMB"), m.get("MemoryMaxMB")
-                    if v.__class__ is int:
-                        mem += v
-                        memmax += w if w.__class__ is int and w > 0 else v
+                    v2, w = m.get("MemoryMB"), m.get("MemoryMaxMB")
+                    cap: Any = w if w.__class__ is int and w > 0 else v2
+                    if v2.__class__ is int:
+                        mem += v2
+                        memmax += cap
                     elif w.__class__ is int:
                         memmax += w
+                    per[name] = (v, v2, cap)
+                else:
+                    per[name] = (v, None, None)
             a_cpu[row], a_mem[row], a_memmax[row] = cpu, mem, memmax
         states = task_states[row]
         if states.__class__ is not dict:
@@ -432,22 +491,10 @@ def _collect(
             t_memmax += nones
             continue
         for name in states:
-            r = res_tasks.get(name)
-            if r.__class__ is not dict:
-                tp_cpu(None)
-                tp_mem(None)
-                tp_memmax(None)
-                continue
-            c = r.get("Cpu")
-            tp_cpu(c.get("CpuShares") if c.__class__ is dict else None)
-            m = r.get("Memory")
-            if m.__class__ is dict:
-                v, w = m.get("MemoryMB"), m.get("MemoryMaxMB")
-                tp_mem(v)
-                tp_memmax(w if w.__class__ is int and w > 0 else v)
-            else:
-                tp_mem(None)
-                tp_memmax(None)
+            v, v2, cap = per.get(name, _NO_RESOURCES)
+            tp_cpu(v)
+            tp_mem(v2)
+            tp_memmax(cap)
 
     if want_tasks or want_events:
         (t_state, t_failed, t_restarts, t_last_restart, t_started, t_finished,
@@ -466,7 +513,7 @@ def _collect(
     ranges = [list(range(n)) for n in range(11)]  # the client keeps 10 events per task
     for ti, evl in enumerate(t_events):
         if evl.__class__ is not list or not evl:
-            if evl is None and t_obj[ti].__class__ is not dict:
+            if evl is None and not (t_obj[ti].__class__ is dict or is_record(t_obj[ti])):
                 t_nevents[ti] = None
             continue
         n = len(evl)
@@ -475,8 +522,8 @@ def _collect(
         evs += evl
         t_nevents[ti] = n
         t_last[ti] = len(evs) - 1
-    if not all(e.__class__ is dict for e in evs):    # malformed events are left out
-        good = [i for i, e in enumerate(evs) if e.__class__ is dict]
+    if not _all_objects(evs):    # malformed events are left out
+        good = [i for i, e in enumerate(evs) if e.__class__ is dict or is_record(e)]
         evs, e_task, e_index = [evs[i] for i in good], [e_task[i] for i in good], [e_index[i] for i in good]
         t_nevents = [None if c is None else 0 for c in t_nevents]
         t_last = [-1] * n_tasks
@@ -509,8 +556,9 @@ def _collect(
         for row, v in zip(t_row, t_restarts, strict=True):
             if v.__class__ is int and restarts[row] is not None:
                 restarts[row] += v
+        replaced.update((n, i) for n, i in zip(next_allocs, ids, strict=True) if n and n.__class__ is str)
         alloc_cols = _alloc_columns(
-            alloc_keep, ids=ids, nss=nss, job_ids=job_ids, job_types=job_types,
+            alloc_keep, replaced, ids=ids, nss=nss, job_ids=job_ids, job_types=job_types,
             job_versions=job_versions, groups=groups, names=names, node_ids=node_ids,
             node_names=node_names, eval_ids=eval_ids, desired=desired, desired_desc=desired_desc,
             client=client, client_desc=client_desc, next_allocs=next_allocs, followups=followups,
@@ -606,19 +654,20 @@ def _collect(
 
 
 
-def _alloc_columns(keep: list[int] | None, **c: list[Any]) -> dict[str, list[Any]]:
+def _alloc_columns(keep: list[int] | None, replaced: dict[str, str], **c: list[Any]) -> dict[str, list[Any]]:
     """The allocations frame's columns (rows ``keep`` of them, all without a window)."""
     # previous_alloc: Nomad sets NextAllocation on an allocation whenever a replacement names it
     # as its PreviousAllocation (reschedule, migration, destructive update), so the reverse of the
-    # listed NextAllocations recovers what the list stub leaves out.
-    replaced = {n: i for n, i in zip(c["next_allocs"], c["ids"], strict=True) if n}
+    # listed NextAllocations (``replaced``) recovers what the list stub leaves out. A replacement
+    # is created after what it replaces, so in Nomad's create-index order it lists later, and
+    # the map already holds its predecessor when its page is read.
     if keep is not None:
         c = {k: [v[i] for i in keep] for k, v in c.items()}
     tracker_events = [t.get("Events") if t.__class__ is dict else None for t in c["trackers"]]
     tracker_events = [e if e.__class__ is list else None for e in tracker_events]
     prev = []
     for p, alloc_id, evs in zip(c["prev_field"], c["ids"], tracker_events, strict=True):
-        p = p or replaced.get(alloc_id)
+        p = p or (replaced.get(alloc_id) if alloc_id.__class__ is str else None)
         if not p and evs:
             last = evs[-1]
             p = last.get("PrevAllocID") if last.__class__ is dict else None
@@ -632,7 +681,7 @@ def _alloc_columns(keep: list[int] | None, **c: list[Any]) -> dict[str, list[Any
         "job_version": c["job_versions"],
         "task_group": c["groups"],
         "name": c["names"],
-        "alloc_index": [_alloc_index(n) for n in c["names"]],
+        "alloc_index": _alloc_indexes(c["names"]),
         "node_id": c["node_ids"],
         "node_name": _opt(c["node_names"]),
         "eval_id": _opt(c["eval_ids"]),
@@ -700,22 +749,35 @@ def _frames(source: Any, *, namespace: str, job: str | Iterable[str] | None, nod
     if unknown:
         raise ValueError(f"status={unknown[0]!r} is not a client status; use one of {', '.join(CLIENT_STATUSES)}")
     lo, hi = _bound(since), _bound(until)
-    stubs = source_of(source).list(
-        "allocations", namespace=namespace, filter=_server_filter(filter, jobs, nodes, statuses))
+    pages = iter_pages(source_of(source), "allocations", namespace=namespace,
+                       filter=_server_filter(filter, jobs, nodes, statuses), fields=WIRE_FIELDS)
     default_ns = namespace if namespace != "*" else "default"
-    # The pass allocates few containers, but pausing the cyclic collector keeps its full scans
-    # of the (large) decoded allocation list out of the timings.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        cols = _collect(stubs, default_ns=default_ns, want=want, jobs=jobs, nodes=nodes, statuses=statuses,
-                        since=lo, until=hi)
-        a, t, e = (None if c is None else _build(s, c)
-                   for s, c in zip((ALLOCATIONS, TASKS, TASK_EVENTS), cols, strict=True))
-        return a, t, e
-    finally:
-        if paused:
-            gc.enable()
+    schemas = (ALLOCATIONS, TASKS, TASK_EVENTS)
+    built: tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]] = ([], [], [])
+    replaced: dict[str, str] = {}
+    # Page by page: each page's frames are built (and its wire objects freed) while the
+    # source brings the next. The pass allocates few containers, but pausing the cyclic
+    # collector keeps its full scans of the decoded objects out of the timings.
+    with gc_paused():
+        for stubs in pages:
+            cols = _collect(stubs, default_ns=default_ns, want=want, jobs=jobs, nodes=nodes,
+                            statuses=statuses, since=lo, until=hi, replaced=replaced)
+            del stubs
+            for schema, c, out in zip(schemas, cols, built, strict=True):
+                if c is not None:
+                    out.append(_build(schema, c))
+        a, t, e = (s.concat(parts) if w else None for s, parts, w in zip(schemas, built, want, strict=True))
+    if a is not None and len(built[0]) > 1 and replaced:
+        _link_previous(a, replaced)
+    return a, t, e
+
+
+def _link_previous(frame: pd.DataFrame, replaced: dict[str, str]) -> None:
+    """Fill ``previous_alloc`` where a replacement listed before what it replaced (an order
+    Nomad's own lists do not produce) left it empty on its page."""
+    missing = frame["previous_alloc"].isna() & frame["alloc_id"].isin(replaced.keys())
+    if missing.any():
+        frame.loc[missing, "previous_alloc"] = frame.loc[missing, "alloc_id"].map(replaced)
 
 
 _FILTERS_DOC = """

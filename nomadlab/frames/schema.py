@@ -103,14 +103,22 @@ class Column:
 def _categorical(values: Sequence[Any], cats: list[Any]) -> pd.Categorical:
     """Values outside ``cats`` become extra categories after them, sorted; None is missing.
 
-    Codes come from one dict lookup per value (``pd.Categorical(values, categories=...)``
-    hashes the values in a slower general path).
+    Codes come from one C-level dict lookup per value (``pd.Categorical(values, categories=...)``
+    hashes the values in a slower general path); only when some value is not a known category
+    are the extras collected.
     """
-    known = dict.fromkeys(cats)
-    extra = sorted({v for v in values if v is not None and v not in known})
+    code: dict[Any, int] = {c: i for i, c in enumerate(cats)}
+    code[None] = -1
+    n = len(values)
+    try:
+        codes = np.fromiter(map(code.__getitem__, values), dtype=np.int32, count=n)
+        return pd.Categorical.from_codes(codes, categories=cats)
+    except (KeyError, TypeError):   # a value outside the known set (TypeError: unhashable)
+        pass
+    extra = sorted({v for v in values if v not in code})
     every = cats + extra
-    code = {c: i for i, c in enumerate(every)}
-    codes = np.array([-1 if v is None else code[v] for v in values], dtype=np.int32)
+    code.update((c, i) for i, c in enumerate(every))
+    codes = np.fromiter(map(code.__getitem__, values), dtype=np.int32, count=n)
     return pd.Categorical.from_codes(codes, categories=every)
 
 
@@ -118,7 +126,16 @@ def _times(values: Sequence[Any], source: TimeSource | None) -> Any:
     nat = np.iinfo("int64").min
     if source in ("ns", "s"):
         scale = 1 if source == "ns" else 1_000_000_000
-        arr = np.fromiter((nat if not v else int(v) * scale for v in values), dtype="int64", count=len(values))
+        try:   # every value an integer: converted in C, Go's zero (0) made NaT after
+            arr = np.array(values, dtype=np.int64)
+            if arr.shape != (len(values),):   # lists among the values: not times
+                raise TypeError("not one integer per value")
+            if scale != 1:
+                arr *= scale
+            arr[arr == 0] = nat
+        except (TypeError, ValueError, OverflowError):
+            arr = np.fromiter((nat if not v else int(v) * scale for v in values), dtype="int64",
+                              count=len(values))
         return pd.DatetimeIndex(arr.view("datetime64[ns]"), tz="UTC").array
     cleaned = [None if (not v or v == ZERO_TIME) else v for v in values]
     if not any(v is not None for v in cleaned):
@@ -189,6 +206,33 @@ class Schema:
             raise ValueError(f"frame {self.name!r}: columns of different lengths {sorted(lengths)}")
         # every converted array is new, so the frame can own it without a copy
         frame = pd.DataFrame({c.name: c.convert(data[c.name]) for c in self.columns}, copy=False)
+        frame.attrs["frame"] = self.name
+        return frame
+
+    def concat(self, frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+        """Frames of this schema (built page by page, say) as one, as if built at once.
+
+        A category column whose pieces met different values outside the known set gets
+        the union of them (known values first, then the others sorted), so it stays
+        categorical rather than falling back to ``object``.
+        """
+        if not frames:
+            return self.empty()
+        if len(frames) == 1:
+            return frames[0]
+        pieces = list(frames)
+        for c in self.columns:
+            if c.dtype != "category":
+                continue
+            known = list(c.categories or ())
+            seen = {tuple(f[c.name].cat.categories) for f in pieces}
+            if len(seen) == 1:
+                continue
+            extra = sorted({v for cats in seen for v in cats[len(known):]})
+            every = known + extra
+            pieces = [f if list(f[c.name].cat.categories) == every
+                      else f.assign(**{c.name: f[c.name].cat.set_categories(every)}) for f in pieces]
+        frame = pd.concat(pieces, ignore_index=True)
         frame.attrs["frame"] = self.name
         return frame
 

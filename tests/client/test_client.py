@@ -414,3 +414,118 @@ def test_query_written_in_the_path_is_kept_and_its_namespace_wins(make_client: M
     assert second == {"node_id": "n1", "namespace": "team"}
     assert third == {"namespace": "other"}
     assert [r.url.path for r in recorder.requests] == ["/v1/job/api", "/v1/client/stats", "/v1/job/api"]
+
+
+# -- pages with the next one asked for ahead ------------------------------------------------------
+
+
+def test_prefetched_pages_are_the_same_pages(make_client: MakeClient) -> None:
+    pages = [nomad_json([{"ID": "a"}, {"ID": "b"}], index=10, next_token="c"),
+             nomad_json([{"ID": "c"}, {"ID": "d"}], index=12, next_token="e"),
+             nomad_json([{"ID": "e"}], index=11)]
+    client, rec = make_client(pages)
+    replies = list(client.pages("/v1/allocations", per_page=2, filter="ID != x", prefetch=True))
+    assert [[o["ID"] for o in r.body] for r in replies] == [["a", "b"], ["c", "d"], ["e"]]
+    assert [r.meta.index for r in replies] == [10, 12, 11]
+    assert [p.get("next_token") for p in rec.params] == [None, ["c"], ["e"]]
+    assert all(p["per_page"] == ["2"] and p["filter"] == ["ID != x"] for p in rec.params)
+    assert all(r.url.startswith("http://nomad.test:4646/v1/allocations?") for r in replies)
+
+
+def test_prefetched_pages_use_the_decoder(make_client: MakeClient) -> None:
+    client, _ = make_client([nomad_json([1, 2], next_token="t"), nomad_json([3])])
+    reply = client.get_all("/v1/allocations", per_page=2, prefetch=True, decode=lambda b: [len(b)])
+    assert reply.body == [5, 3] and reply.index == 7
+
+
+def test_prefetch_asks_for_the_next_page_before_this_one_is_read(make_client: MakeClient) -> None:
+    import threading
+
+    asked = {name: threading.Event() for name in ("p1", "p2", "p3")}
+    waited: list[tuple[str, bool]] = []
+
+    class Tracked(httpx.SyncByteStream):
+        """A body that, before giving its bytes, waits (up to 5 s) for the next page's request."""
+
+        def __init__(self, body: bytes, nxt: str | None) -> None:
+            self.body, self.nxt = body, nxt
+
+        def __iter__(self) -> Any:
+            if self.nxt:
+                waited.append((self.nxt, asked[self.nxt].wait(5)))
+            yield self.body
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        token = request.url.params.get("next_token") or "p1"
+        asked[token].set()
+        nxt = {"p1": "p2", "p2": "p3"}.get(token)
+        headers = {"Content-Type": "application/json", **({"X-Nomad-NextToken": nxt} if nxt else {})}
+        return httpx.Response(200, headers=headers, stream=Tracked(b'["' + token.encode() + b'"]', nxt))
+
+    client, _ = make_client(answer)
+    assert client.get_all("/v1/allocations", per_page=1, prefetch=True).body == ["p1", "p2", "p3"]
+    assert waited == [("p2", True), ("p3", True)]     # each next page was asked for while this one was read
+    waited.clear()
+    assert client.get_all("/v1/allocations", per_page=1).body == ["p1", "p2", "p3"]
+
+
+def test_prefetch_an_error_page_raises_where_it_would_be_yielded(make_client: MakeClient) -> None:
+    client, _ = make_client([nomad_json([1], next_token="t"), nomad_error(403, "Permission denied")],
+                            retry=RetryPolicy(attempts=1))
+    pages = client.pages("/v1/allocations", per_page=1, prefetch=True)
+    assert next(pages).body == [1]
+    with pytest.raises(PermissionDeniedError):
+        next(pages)
+
+
+def test_prefetch_a_body_cut_short_is_asked_for_again(make_client: MakeClient) -> None:
+    from .conftest import streamed
+
+    cut = streamed([b'[{"ID": "a"}, {"I'], httpx.ReadError("connection reset"))
+    client, rec = make_client([cut, nomad_json([{"ID": "a"}, {"ID": "b"}])])
+    reply = client.get_all("/v1/allocations", prefetch=True)
+    assert [o["ID"] for o in reply.body] == ["a", "b"] and len(rec.requests) == 2
+
+
+def test_prefetch_a_body_cut_short_without_retries_is_a_transport_error(make_client: MakeClient) -> None:
+    from .conftest import streamed
+
+    cut = streamed([b'[{"ID": "a"}, {"I'], httpx.ReadError("connection reset"))
+    client, _ = make_client([cut], retry=RetryPolicy(attempts=1))
+    with pytest.raises(NomadTransportError, match="connection reset|ReadError|read"):
+        client.get_all("/v1/allocations", prefetch=True)
+
+
+def test_prefetch_stopping_early_closes_the_page_asked_for_ahead(make_client: MakeClient) -> None:
+    import threading
+    import time as _time
+
+    from .conftest import ChunkStream
+
+    ahead = ChunkStream([b"[2]"])
+    client, _ = make_client([
+        nomad_json([1], next_token="t"),
+        httpx.Response(200, headers={"Content-Type": "application/json"}, stream=ahead),
+    ])
+    pages = client.pages("/v1/allocations", per_page=1, prefetch=True)
+    assert next(pages).body == [1]
+    pages.close()
+    deadline = _time.monotonic() + 5
+    while _time.monotonic() < deadline and (not ahead.closed or any(
+            t.name.startswith("nomadlab-pages") for t in threading.enumerate())):
+        _time.sleep(0.01)
+    assert ahead.closed
+    assert not any(t.name.startswith("nomadlab-pages") for t in threading.enumerate())
+
+
+def test_prefetch_repeated_next_token_stops(make_client: MakeClient) -> None:
+    client, _ = make_client([nomad_json([1], next_token="t"), nomad_json([2], next_token="t")])
+    with pytest.raises(NomadDecodeError, match="repeated next_token"):
+        client.get_all("/v1/jobs", per_page=1, prefetch=True)
+
+
+def test_prefetch_truncated_json_is_a_decode_error(make_client: MakeClient) -> None:
+    client, _ = make_client([httpx.Response(200, headers={"Content-Type": "application/json"},
+                                            content=b'[{"ID": "a"')])
+    with pytest.raises(NomadDecodeError, match="not JSON"):
+        client.get_all("/v1/allocations", prefetch=True)
