@@ -2,6 +2,7 @@
 
 >>> import nomadlab
 >>> client = nomadlab.NomadClient()          # NOMAD_ADDR, NOMAD_TOKEN, ... as the CLI reads them
+>>> client = nomadlab.connect()              # the same, or a simulated cluster without NOMAD_ADDR
 
 Names load on first use (PEP 562), so ``import nomadlab`` does not import httpx, pandas or
 plotly until something needs them.
@@ -26,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "QueryMeta": "nomadlab.client",
     "Reply": "nomadlab.client",
     "RetryPolicy": "nomadlab.retries",
+    "connect": "nomadlab.connection",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from nomadlab.client import QueryMeta as QueryMeta
     from nomadlab.client import Reply as Reply
     from nomadlab.config import NomadConfig as NomadConfig
+    from nomadlab.connection import connect as connect
     from nomadlab.errors import NomadAPIError as NomadAPIError
     from nomadlab.errors import NomadConfigError as NomadConfigError
     from nomadlab.errors import NomadError as NomadError

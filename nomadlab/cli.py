@@ -1,13 +1,34 @@
-"""The ``nomadlab`` command line: ``nomadlab sim`` serves a simulated Nomad cluster."""
+"""The ``nomadlab`` command line.
+
+``nomadlab sim`` serves a simulated Nomad cluster; ``nomadlab demo`` serves the ``demo``
+scenario and starts JupyterLab on the notebooks, with ``NOMAD_ADDR`` pointing at it.
+
+JupyterLab's login token is generated here and handed to it as ``JUPYTER_TOKEN``, so that its
+log shows ``?token=...`` instead of the token; the login link goes to a file only the user can
+read, whose path (never the link) is printed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Sequence
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
 
-__all__ = ["main"]
+__all__ = ["build_parser", "lab_command", "lab_environment", "lab_path", "lab_token_source", "lab_url",
+           "login_file", "main"]
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -56,6 +77,224 @@ def _sim(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- demo ---------------------------------------------------------------------------------------
+
+def _default_notebooks() -> Path | None:
+    """``notebooks/`` of this checkout (editable install), else of the working directory."""
+    for candidate in (Path(__file__).resolve().parents[1] / "notebooks", Path.cwd() / "notebooks"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def lab_path(notebooks: Path) -> str:
+    """The page JupyterLab opens on: ``01-explore.ipynb`` when ``notebooks`` has it, else ``/lab``."""
+    return "/lab/tree/01-explore.ipynb" if (notebooks / "01-explore.ipynb").is_file() else "/lab"
+
+
+def lab_url(port: int, path: str = "/lab", *, token: str | None = None) -> str:
+    """``http://127.0.0.1:port`` + ``path``, with ``?token=`` when ``token`` is given (a login link:
+    a secret, to be written to a private file only, never printed)."""
+    query = "?" + urllib.parse.urlencode({"token": token}) if token else ""
+    return f"http://127.0.0.1:{port}{path}{query}"
+
+
+def lab_command(notebooks: Path, *, port: int, open_browser: bool = True, extra: Sequence[str] = (),
+                python: str | None = None) -> list[str]:
+    """The ``jupyter lab`` command ``nomadlab demo`` runs: this interpreter's JupyterLab, on
+    127.0.0.1:``port`` exactly (no retrying other ports, so the printed URL is right), rooted at
+    ``notebooks`` and opening ``01-explore.ipynb`` when it is there; ``extra`` arguments last.
+    As root (a container, a CI machine) it adds ``--allow-root``, which JupyterLab otherwise
+    demands before it starts."""
+    cmd = [
+        python or sys.executable, "-m", "jupyterlab",
+        f"--ServerApp.root_dir={notebooks}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        # Ctrl-C in the terminal reaches JupyterLab too: stop at once instead of asking y/n.
+        "--ServerApp.answer_yes=True",
+    ]
+    if lab_path(notebooks) != "/lab":
+        cmd.append(f"--LabApp.default_url={lab_path(notebooks)}")
+    if not open_browser:
+        cmd.append("--no-browser")
+    if _is_root() and "--allow-root" not in extra:
+        cmd.append("--allow-root")
+    cmd.extend(extra)
+    return cmd
+
+
+def _is_root() -> bool:
+    geteuid = getattr(os, "geteuid", None)
+    return geteuid is not None and geteuid() == 0
+
+
+def lab_environment(environ: Mapping[str, str], nomad_addr: str, *,
+                    jupyter_token: str | None = None) -> dict[str, str]:
+    """JupyterLab's environment: ``environ`` with ``NOMAD_ADDR`` set to the simulator and every
+    other ``NOMAD_*`` variable removed (a token, namespace or CA meant for a real cluster
+    must not follow the notebooks to the simulator); ``JUPYTER_TOKEN`` set to ``jupyter_token``
+    when given (jupyter_server logs a token it did not generate as ``?token=...``)."""
+    env = {k: v for k, v in environ.items() if not k.startswith("NOMAD_")}
+    env["NOMAD_ADDR"] = nomad_addr
+    if jupyter_token is not None:
+        env["JUPYTER_TOKEN"] = jupyter_token
+    return env
+
+
+def lab_token_source(environ: Mapping[str, str], extra: Sequence[str] = ()) -> str | None:
+    """Where the user already set JupyterLab's token, if they did: ``JUPYTER_TOKEN`` or
+    ``JUPYTER_TOKEN_FILE`` in ``environ`` (a non-empty value, as jupyter_server reads them), or a
+    ``--<Class>.token`` option in ``extra`` (which beats ``JUPYTER_TOKEN``); else None, and
+    ``nomadlab demo`` generates the token."""
+    for name in ("JUPYTER_TOKEN", "JUPYTER_TOKEN_FILE"):
+        if environ.get(name):
+            return name
+    for arg in extra:
+        option = re.match(r"--[\w.-]*\.token(?==|$)", arg)
+        if option:
+            return option.group(0)
+    return None
+
+
+@contextlib.contextmanager
+def login_file(url: str) -> Iterator[Path]:
+    """``url`` (a login link) written to a new file only the user can read (mode 0600, in a fresh
+    ``tempfile.mkdtemp()`` directory, mode 0700); both removed on exit."""
+    directory = Path(tempfile.mkdtemp(prefix="nomadlab-demo-"))
+    path = directory / "jupyterlab-login-url.txt"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), 0o600)  # exactly 0600, whatever the umask
+            f.write(url + "\n")
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+
+
+def _free_port(host: str = "127.0.0.1") -> int:
+    """A port free on ``host`` now (for ``--lab-port 0``: the login link needs it in advance)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class _Stop(Exception):
+    """SIGTERM, turned into an exception so that ``finally`` blocks run."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While active, SIGTERM raises :class:`_Stop` in the main thread (as Ctrl-C raises
+    KeyboardInterrupt); outside the main thread nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise _Stop
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_child(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> int:
+    """Ask ``proc`` to stop (SIGTERM), wait, kill it if it does not (or on a second Ctrl-C);
+    return its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt, _Stop):
+            proc.kill()
+            proc.wait()
+    return int(proc.returncode)
+
+
+def _run_lab(cmd: list[str], env: dict[str, str]) -> int:
+    """Run JupyterLab until it exits (its status) or until Ctrl-C/SIGTERM (which stop it too)."""
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        status = proc.wait()
+    finally:
+        _stop_child(proc)
+    return status
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    notebooks = Path(args.notebooks) if args.notebooks else _default_notebooks()
+    if not args.no_lab:
+        if importlib.util.find_spec("jupyterlab") is None:
+            print("JupyterLab is not installed: pip install 'nomadlab[lab]' (or add --no-lab to serve "
+                  "the simulator only)", file=sys.stderr)
+            return 2
+        if notebooks is None or not notebooks.is_dir():
+            print(f"no notebooks directory at {notebooks or 'notebooks/'}: pass --notebooks DIR",
+                  file=sys.stderr)
+            return 2
+
+    from .sim.scenarios import build_scenario, continue_in_real_time
+
+    # As `nomadlab sim --scenario demo` does: the history ends now, then goes on in real time
+    # (the served cluster's ticker runs the due transitions: crash loops loop, batch jobs end).
+    cluster = build_scenario("demo", seed=args.seed, end_ns=time.time_ns())
+    continue_in_real_time(cluster)
+    status = 0
+    with contextlib.ExitStack() as stack, _sigterm_raises():
+        try:
+            try:
+                url = stack.enter_context(cluster.serve(host=args.host, port=args.port))
+            except (RuntimeError, OSError) as exc:
+                print(f"nomadlab demo: {exc} (is the port taken? try --port)", file=sys.stderr)
+                return 1
+            print(f"nomadlab demo: scenario 'demo' (seed {args.seed}), simulated cluster on {url}",
+                  file=sys.stderr)
+            print(f"  export NOMAD_ADDR={url}", file=sys.stderr, flush=True)
+            if args.no_lab or notebooks is None:
+                print("  serving the simulator only; Ctrl-C stops it", file=sys.stderr, flush=True)
+                while True:
+                    time.sleep(3600)
+            lab_port = args.lab_port or _free_port()
+            print(f"  JupyterLab: {lab_url(lab_port)} on {notebooks}; Ctrl-C stops both",
+                  file=sys.stderr, flush=True)
+            # The token is never printed: JupyterLab gets it in its environment (and logs
+            # "?token=..."), the user gets the login link in a file only they can read.
+            token_source = lab_token_source(os.environ, args.lab_args)
+            no_browser = args.no_browser or "--no-browser" in args.lab_args
+            token = None
+            if token_source:
+                print(f"  JupyterLab: log in with the token you set ({token_source}; not printed)",
+                      file=sys.stderr, flush=True)
+            else:
+                token = secrets.token_urlsafe(32)
+                path = stack.enter_context(login_file(lab_url(lab_port, lab_path(notebooks), token=token)))
+                how = ("to log in" if no_browser
+                       else "JupyterLab opens your browser logged in; if it does not, or to log in again")
+                print(f"  {how}, open the link in {path} (readable only by you; removed when the demo "
+                      "stops)", file=sys.stderr, flush=True)
+            cmd = lab_command(notebooks, port=lab_port, open_browser=not args.no_browser,
+                              extra=args.lab_args)
+            status = _run_lab(cmd, lab_environment(os.environ, url, jupyter_token=token))
+            print(f"nomadlab demo: JupyterLab exited (status {status}"
+                  + ("; its log above says why" if status else "") + ")", file=sys.stderr)
+        except (KeyboardInterrupt, _Stop):
+            status = 0
+        print("nomadlab demo: stopping the simulator", file=sys.stderr, flush=True)
+    print("nomadlab demo: stopped", file=sys.stderr, flush=True)
+    return status
+
+
 def _fault_arg(text: str) -> object:
     """``--fault`` values, parsed up front so a bad one stops the command with exit status 2."""
     from .sim.faults import parse_fault
@@ -95,6 +334,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seed for fault rates (default: --seed)")
     sim.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     sim.set_defaults(func=_sim)
+
+    demo = sub.add_parser(
+        "demo", help="serve the demo cluster and start JupyterLab on the notebooks (NOMAD_ADDR set)",
+        description="Serve the 'demo' scenario (six hours of history ending now, then real time) "
+                    "and start JupyterLab on notebooks/ with NOMAD_ADDR pointing at it. Ctrl-C, "
+                    "or JupyterLab exiting, stops both.",
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="address the simulator binds (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=4646,
+                      help="simulator port (default 4646, as Nomad; 0 picks a free one)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the demo scenario")
+    demo.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port (default 8888; 0 picks a free one)")
+    demo.add_argument("--no-browser", action="store_true", help="do not open a browser (passed to JupyterLab)")
+    demo.add_argument("--no-lab", action="store_true", help="serve the simulator only, without JupyterLab")
+    demo.add_argument("--notebooks", help="directory JupyterLab opens (default: the checkout's notebooks/)")
+    demo.add_argument("lab_args", nargs="*", metavar="JUPYTER_ARG",
+                      help="arguments for jupyter lab, after -- (e.g. nomadlab demo -- --allow-root)")
+    demo.set_defaults(func=_demo)
     return parser
 
 
