@@ -6,11 +6,13 @@ size, where ``orjson`` rounds those beyond 64 bits to floats).
 
 A :class:`Fields` tree names the fields a frame reads. :func:`decoder_for` turns it into a
 decoder that builds only those: the rest of each object is skipped while parsing, never turned
-into Python objects. Objects stay plain dicts (so code that reads them cannot tell a projected
-decode from a full one), and a field the server did not send is absent, as in the full decode.
-When a body does not have the shape the tree expects (a list where an object should be, say),
-the decoder falls back to the full decode of that body, so a projection can only ever drop
-fields, never fail on data the full decode accepts.
+into Python objects. Objects are plain dicts, where a field the server did not send is absent,
+as in the full decode; or, for ``Fields(..., records=True)``, :class:`Record` objects read by
+attribute, where every named field is present (``None`` when not sent). Code reading a
+projection reads both, as the frames do. When a body does not have the shape the tree expects
+(a list where an object should be, say), the decoder falls back to the full decode of that body
+(all dicts), so a projection can only ever drop fields, never fail on data the full decode
+accepts.
 
 >>> fields = Fields({"ID": None, "Tasks": MapOf(Fields({"State": None}))})
 >>> decode = decoder_for(fields, many=True)

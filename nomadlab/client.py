@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -41,6 +41,7 @@ from nomadlab.config import NomadConfig
 from nomadlab.errors import (
     NomadConnectError,
     NomadDecodeError,
+    NomadError,
     error_from_response,
     wrap_transport_error,
 )
@@ -141,10 +142,12 @@ def _decode_body(response: httpx.Response, decode: Callable[[bytes], Any] | None
     if "json" in ctype or (not ctype and content.lstrip()[:1] in (b"{", b"[")):
         try:
             return (decode or _json.loads)(content)
-        except _json.JSONDecodeError as exc:
+        except (_json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise NomadDecodeError(
                 f"{response.request.method} {response.request.url} returned a body that is not "
-                f"JSON ({exc}): {content[:80]!r}"
+                f"JSON ({reason}): {content[:80]!r}; if it came through a proxy, check the proxy, "
+                f"else report it with the Nomad version"
             ) from exc
     return response.text
 
@@ -303,6 +306,10 @@ class NomadClient:
             response = self._http.send(request, stream=stream)
         except httpx.TransportError as exc:
             raise wrap_transport_error(exc, method=request.method, url=str(request.url)) from exc
+        except httpx.DecodingError as exc:
+            raise NomadDecodeError(
+                f"{request.method} {request.url} sent a body that could not be decompressed ({exc}); "
+                f"a proxy may be corrupting it: try again, or without it") from exc
         logger.debug("%s %s -> %d", request.method, request.url, response.status_code)
         if response.status_code >= 300:
             try:
@@ -316,20 +323,21 @@ class NomadClient:
             raise error_from_response(response, token=self._config.token)
         return response
 
-    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+    def _send(self, request: httpx.Request, *, stream: bool = False, tried: int = 0) -> httpx.Response:
+        """Send with the retry policy; ``tried`` attempts were already made (and waited after)."""
         policy = self.retry_policy
 
         def log_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             logger.warning("retrying %s %s after %s (attempt %d)", request.method, request.url,
-                           type(exc).__name__, state.attempt_number)
+                           type(exc).__name__, state.attempt_number + tried)
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            return policy.delay(state.attempt_number, exc)
+            return policy.delay(state.attempt_number + tried, exc)
 
         retrying = Retrying(
-            stop=stop_after_attempt(max(1, policy.attempts)),
+            stop=stop_after_attempt(max(1, policy.attempts - tried)),
             wait=wait,
             retry=retry_if_exception(lambda e: policy.should_retry(e, request.method)),
             sleep=self.sleep,
@@ -338,6 +346,17 @@ class NomadClient:
         )
         response: httpx.Response = retrying(self._send_once, request, stream=stream)
         return response
+
+    def _retry_after_first(self, request: httpx.Request, error: BaseException, *,
+                           stream: bool) -> httpx.Response:
+        """The rest of the retry policy for a request whose first attempt failed with ``error``
+        (made elsewhere, on the page helper thread): wait, and try again here, or re-raise."""
+        policy = self.retry_policy
+        if policy.attempts <= 1 or not policy.should_retry(error, request.method):
+            raise error
+        logger.warning("retrying %s %s after %s (attempt 1)", request.method, request.url, type(error).__name__)
+        self.sleep(policy.delay(1, error))
+        return self._send(request, stream=stream, tried=1)
 
     # -- plain calls ------------------------------------------------------------------------
 
@@ -428,7 +447,7 @@ class NomadClient:
         per_page: int | None = None,
         prefetch: bool = False,
         decode: Callable[[bytes], Any] | None = None,
-    ) -> Iterator[Reply]:
+    ) -> Generator[Reply, None, None]:
         """Every page of a list endpoint, following ``X-Nomad-NextToken`` to the end.
 
         With ``prefetch``, the next page is asked for as soon as a page's headers (which carry
@@ -461,32 +480,63 @@ class NomadClient:
 
         from concurrent.futures import Future, ThreadPoolExecutor
 
+        # The helper thread makes one attempt per page and holds nothing else: retries (and
+        # their waits) happen on this thread, when the page is needed, so a caller that stops
+        # early leaves nothing running behind it.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nomadlab-pages")
-        pending: Future[httpx.Response] | None = pool.submit(self._send, page_request(None), stream=True)
+
+        def ask(next_token: str | None) -> tuple[httpx.Request, Future[httpx.Response]]:
+            request = page_request(next_token)
+            return request, pool.submit(self._send_once, request, stream=True)
+
+        pending: tuple[httpx.Request, Future[httpx.Response]] | None = ask(None)
         try:
             while pending is not None:
-                response = pending.result()
+                request, future = pending
                 pending = None
+                try:
+                    response = future.result()
+                except NomadError as exc:
+                    response = self._retry_after_first(request, exc, stream=True)
                 try:
                     token = follow(QueryMeta.from_headers(response.headers).next_token)
                     if token:
-                        pending = pool.submit(self._send, page_request(token), stream=True)
-                    response = self._read_body(response)
+                        pending = ask(token)
+                    read = self._read_body(response)
+                    if read is not response:      # asked again: the list may have moved since
+                        response.close()
+                        response = read
+                        again = QueryMeta.from_headers(response.headers).next_token
+                        if again != token:
+                            if pending is not None:
+                                pending[1].add_done_callback(_close_response)
+                                pending = None
+                            if token:
+                                seen.discard(token)
+                            if follow(again):
+                                pending = ask(again)
                 finally:
                     response.close()
-                yield self._reply(response.request, response, decode)
+                reply = self._reply(response.request, response, decode)
+                del response                       # the page's bytes go before the next arrives
+                yield reply
+                del reply
         finally:
             if pending is not None:   # the caller stopped early: close the page asked for ahead
-                pending.add_done_callback(_close_response)
+                pending[1].add_done_callback(_close_response)
             pool.shutdown(wait=False)
 
     def _read_body(self, response: httpx.Response) -> httpx.Response:
         """Read a streamed response's body; when the body breaks off, ask again (a GET, so
-        retried as the policy says) without streaming."""
+        retried as the policy says) without streaming: the answer is a new response."""
         request = response.request
         try:
             response.read()
             return response
+        except httpx.DecodingError as exc:
+            raise NomadDecodeError(
+                f"{request.method} {request.url} sent a body that could not be decompressed ({exc}); "
+                f"a proxy may be corrupting it: try again, or without it") from exc
         except httpx.TransportError as exc:
             error = wrap_transport_error(exc, method=request.method, url=str(request.url))
             if self.retry_policy.attempts <= 1 or not self.retry_policy.should_retry(error, request.method):

@@ -26,7 +26,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Hashable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DETAIL_KINDS",
     "PAGE_SIZES",
+    "Page",
     "LIST_KINDS",
     "CachedSource",
     "Details",
@@ -56,6 +58,8 @@ DETAIL_KINDS: tuple[str, ...] = ("job", "job_versions", "node", "node_stats", "a
 
 Objects = list[dict[str, Any]]
 """A list of Nomad's objects as decoded JSON."""
+Page = list[Any]
+"""One page of a list: dicts, or records when the caller named ``fields`` that ask for them."""
 
 # Namespaced list endpoints accept ``namespace=*``; the others ignore the namespace.
 _NAMESPACED = frozenset({"jobs", "allocations", "evaluations", "deployments"})
@@ -131,9 +135,10 @@ class LiveSource:
         return list(body) if isinstance(body, list) else []
 
     def pages(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None,
-              fields: Fields | None = None) -> Iterator[Objects]:
+              fields: Fields | None = None) -> Generator[Page, None, None]:
         """The objects of ``kind`` page by page (:data:`PAGE_SIZES`), each next page asked for
-        while the current one is being worked on; with ``fields``, only those are decoded."""
+        while the current one is being worked on. With ``fields``, only those are decoded (as
+        dicts, or as records where the fields say so); without, each object whole, as a dict."""
         if kind not in _LIST_PATHS:
             raise ValueError(f"unknown list kind {kind!r}; expected one of {', '.join(LIST_KINDS)}")
         from nomadlab._json import decoder_for
@@ -141,14 +146,17 @@ class LiveSource:
         path, params = _LIST_PATHS[kind]
         ns = namespace if kind in _NAMESPACED else None
         decode = None if fields is None else decoder_for(fields, many=True)
-        for reply in self.client.pages(path, params=params, namespace=ns, filter=filter,
-                                       per_page=PAGE_SIZES.get(kind), prefetch=True, decode=decode):
-            body = reply.body
-            if not isinstance(body, list):
-                from nomadlab.errors import NomadDecodeError
+        with closing(self.client.pages(path, params=params, namespace=ns, filter=filter,
+                                       per_page=PAGE_SIZES.get(kind), prefetch=True, decode=decode)) as replies:
+            for reply in replies:
+                body = reply.body
+                del reply
+                if not isinstance(body, list):
+                    from nomadlab.errors import NomadDecodeError
 
-                raise NomadDecodeError(f"GET {path} did not return a list")
-            yield body
+                    raise NomadDecodeError(f"GET {path} did not return a list")
+                yield body
+                del body            # this page goes before the next is decoded
 
     def details(self, kind: DetailKind, keys: Sequence[Hashable]) -> Details:
         requests: dict[str, str] = {}
@@ -220,12 +228,15 @@ class CachedSource:
 
 
 def iter_pages(source: Source, kind: ListKind, *, namespace: str = "*", filter: str | None = None,
-               fields: Fields | None = None) -> Iterator[list[dict[str, Any]]]:
+               fields: Fields | None = None) -> Generator[Page, None, None]:
     """``source``'s objects of ``kind`` page by page: its ``pages`` when it has one (passing
-    ``fields`` on), else its whole :meth:`~Source.list` as one page."""
+    ``fields`` on: the objects may then be records, see :class:`nomadlab._json.Fields`), else
+    its whole :meth:`~Source.list` as one page. Close it (or run it to the end) to stop the
+    source's reading ahead."""
     pages = getattr(source, "pages", None)
     if callable(pages):
-        yield from pages(kind, namespace=namespace, filter=filter, fields=fields)
+        with closing(pages(kind, namespace=namespace, filter=filter, fields=fields)) as each:
+            yield from each
     else:
         yield source.list(kind, namespace=namespace, filter=filter)
 

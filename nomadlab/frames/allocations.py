@@ -27,6 +27,7 @@ Filters, the same for every fetcher here:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
@@ -37,7 +38,6 @@ from nomadlab._json import Fields, ListOf, MapOf, Record, gc_paused, is_record
 from nomadlab.sources import iter_pages
 
 from ._common import source_of, to_utc
-from ._values import as_bool, as_float, as_int, as_str
 from .schema import Column, Schema, register
 
 __all__ = [
@@ -326,12 +326,12 @@ def _columns(objs: list[Any], keys: tuple[str, ...]) -> tuple[list[Any], ...]:
     records = objs[0].__class__ is not dict and is_record(objs[0])
     try:
         rows = list(map((attrgetter if records else itemgetter)(*keys), objs))
+        if len(keys) == 1:              # a single-key getter gives the values themselves
+            return (rows,)
     except (KeyError, TypeError, AttributeError):
         nones = (None,) * len(keys)
         rows = [tuple(map(o.get, keys)) if o.__class__ is dict
                 else tuple(getattr(o, k, None) for k in keys) if is_record(o) else nones for o in objs]
-    if len(keys) == 1:
-        return (rows,)
     return tuple(map(list, zip(*rows, strict=True)))
 
 
@@ -384,7 +384,7 @@ def _collect(
     """Per-column lists of the three frames from the allocation stubs, in one pass over them.
 
     ``replaced`` maps each ``NextAllocation`` seen so far to the allocation it replaces; the
-    pass adds this page's to it (for ``previous_alloc``, see :func:`_alloc_columns`).
+    pass adds this page's to it (for ``previous_alloc``, see :func:`_link_previous`).
     """
     want_allocs, want_tasks, want_events = want
     lo = _NS_MIN if since is None else since
@@ -558,7 +558,7 @@ def _collect(
                 restarts[row] += v
         replaced.update((n, i) for n, i in zip(next_allocs, ids, strict=True) if n and n.__class__ is str)
         alloc_cols = _alloc_columns(
-            alloc_keep, replaced, ids=ids, nss=nss, job_ids=job_ids, job_types=job_types,
+            alloc_keep, ids=ids, nss=nss, job_ids=job_ids, job_types=job_types,
             job_versions=job_versions, groups=groups, names=names, node_ids=node_ids,
             node_names=node_names, eval_ids=eval_ids, desired=desired, desired_desc=desired_desc,
             client=client, client_desc=client_desc, next_allocs=next_allocs, followups=followups,
@@ -654,24 +654,17 @@ def _collect(
 
 
 
-def _alloc_columns(keep: list[int] | None, replaced: dict[str, str], **c: list[Any]) -> dict[str, list[Any]]:
+def _alloc_columns(keep: list[int] | None, **c: list[Any]) -> dict[str, list[Any]]:
     """The allocations frame's columns (rows ``keep`` of them, all without a window)."""
-    # previous_alloc: Nomad sets NextAllocation on an allocation whenever a replacement names it
-    # as its PreviousAllocation (reschedule, migration, destructive update), so the reverse of the
-    # listed NextAllocations (``replaced``) recovers what the list stub leaves out. A replacement
-    # is created after what it replaces, so in Nomad's create-index order it lists later, and
-    # the map already holds its predecessor when its page is read.
+    # previous_alloc is settled once every page is in (_link_previous): here, what the object
+    # itself says, and the last reschedule event's PrevAllocID to fall back on.
     if keep is not None:
         c = {k: [v[i] for i in keep] for k, v in c.items()}
     tracker_events = [t.get("Events") if t.__class__ is dict else None for t in c["trackers"]]
     tracker_events = [e if e.__class__ is list else None for e in tracker_events]
-    prev = []
-    for p, alloc_id, evs in zip(c["prev_field"], c["ids"], tracker_events, strict=True):
-        p = p or (replaced.get(alloc_id) if alloc_id.__class__ is str else None)
-        if not p and evs:
-            last = evs[-1]
-            p = last.get("PrevAllocID") if last.__class__ is dict else None
-        prev.append(p or None)
+    tracker_prev = [(evs[-1].get("PrevAllocID") if evs[-1].__class__ is dict else None) if evs else None
+                    for evs in tracker_events]
+    prev = c["prev_field"]
     dstatus = [d if d.__class__ is dict else None for d in c["dstatus"]]
     return {
         "alloc_id": c["ids"],
@@ -695,6 +688,7 @@ def _alloc_columns(keep: list[int] | None, replaced: dict[str, str], **c: list[A
         "memory_max_mb": c["memmax"],
         "disk_mb": c["disk"],
         "previous_alloc": prev,
+        "_tracker_prev": tracker_prev,
         "next_alloc": _opt(c["next_allocs"]),
         "followup_eval_id": _opt(c["followups"]),
         "reschedule_attempts": [0 if e is None else len(e) for e in tracker_events],
@@ -707,36 +701,6 @@ def _alloc_columns(keep: list[int] | None, replaced: dict[str, str], **c: list[A
         "tasks": c["ntasks"],
         "restarts": c["restarts"],
     }
-
-
-# -- typing the columns -------------------------------------------------------------------------
-
-_GUARDS = {"Int64": as_int, "duration": as_int, "float64": as_float, "boolean": as_bool}
-
-
-def _guarded(column: Column, values: list[Any]) -> list[Any]:
-    """``values`` with every value of the wrong type replaced by None."""
-    if column.dtype == "time":
-        if column.source == "rfc3339":
-            return [as_str(v) for v in values]
-        return [as_int(v) for v in values]
-    if column.dtype == "category":
-        return [v if isinstance(v, str) else None for v in values]
-    guard = _GUARDS.get(column.dtype)
-    return values if guard is None else [guard(v) for v in values]
-
-
-def _build(schema: Schema, data: dict[str, Any]) -> pd.DataFrame:
-    """``schema.build(data)``; a value of the wrong type (malformed wire data) becomes missing.
-
-    The fast path types the lists as they are; only when that fails are the values checked
-    one by one, so well-formed data pays nothing for the guards.
-    """
-    try:
-        return schema.build(data)
-    except (TypeError, ValueError, OverflowError):
-        return schema.build({c.name: _guarded(c, data[c.name]) if isinstance(data[c.name], list) else data[c.name]
-                             for c in schema.columns})
 
 
 # -- fetchers -----------------------------------------------------------------------------------
@@ -755,29 +719,39 @@ def _frames(source: Any, *, namespace: str, job: str | Iterable[str] | None, nod
     schemas = (ALLOCATIONS, TASKS, TASK_EVENTS)
     built: tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]] = ([], [], [])
     replaced: dict[str, str] = {}
+    tracker_prev: list[Any] = []
     # Page by page: each page's frames are built (and its wire objects freed) while the
     # source brings the next. The pass allocates few containers, but pausing the cyclic
     # collector keeps its full scans of the decoded objects out of the timings.
-    with gc_paused():
+    with gc_paused(), closing(pages):
         for stubs in pages:
             cols = _collect(stubs, default_ns=default_ns, want=want, jobs=jobs, nodes=nodes,
                             statuses=statuses, since=lo, until=hi, replaced=replaced)
             del stubs
             for schema, c, out in zip(schemas, cols, built, strict=True):
                 if c is not None:
-                    out.append(_build(schema, c))
+                    if schema is ALLOCATIONS:
+                        tracker_prev += c.pop("_tracker_prev")
+                    out.append(schema.build(c))
         a, t, e = (s.concat(parts) if w else None for s, parts, w in zip(schemas, built, want, strict=True))
-    if a is not None and len(built[0]) > 1 and replaced:
-        _link_previous(a, replaced)
+    if a is not None:
+        _link_previous(a, replaced, tracker_prev)
     return a, t, e
 
 
-def _link_previous(frame: pd.DataFrame, replaced: dict[str, str]) -> None:
-    """Fill ``previous_alloc`` where a replacement listed before what it replaced (an order
-    Nomad's own lists do not produce) left it empty on its page."""
-    missing = frame["previous_alloc"].isna() & frame["alloc_id"].isin(replaced.keys())
-    if missing.any():
-        frame.loc[missing, "previous_alloc"] = frame.loc[missing, "alloc_id"].map(replaced)
+def _link_previous(frame: pd.DataFrame, replaced: dict[str, str], tracker_prev: list[Any]) -> None:
+    """Settle ``previous_alloc``: what the allocation says (``PreviousAllocation``, full
+    allocations only), else the allocation whose ``NextAllocation`` names it (Nomad sets that
+    whenever a replacement names its predecessor: reschedule, migration, destructive update;
+    ``replaced`` holds them from every page), else the ``PrevAllocID`` of its last reschedule
+    event (``tracker_prev``, row by row)."""
+    prevs = frame["previous_alloc"].tolist()
+    if all(p.__class__ is str for p in prevs):
+        return
+    settled = [p if p.__class__ is str else
+               (replaced.get(i) if i.__class__ is str else None) or t or None
+               for p, i, t in zip(prevs, frame["alloc_id"].tolist(), tracker_prev, strict=True)]
+    frame["previous_alloc"] = ALLOCATIONS.column("previous_alloc").convert(settled)
 
 
 _FILTERS_DOC = """

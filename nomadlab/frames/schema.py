@@ -29,6 +29,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ._values import as_bool, as_float, as_int, as_str
+
 __all__ = ["Column", "Schema", "REGISTRY", "register", "ZERO_TIME", "DTYPES"]
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -37,6 +39,16 @@ DTYPES: tuple[str, ...] = ("string", "category", "Int64", "float64", "boolean", 
 TimeSource = Literal["ns", "s", "rfc3339"]
 _UTC_NS = "datetime64[ns, UTC]"
 _NAT = int(np.iinfo("int64").min)
+_NONE = type(None)
+# The Python types a column's wire values may have (JSON numbers decode to int or float).
+_WIRE_TYPES: dict[str, frozenset[type]] = {
+    "Int64": frozenset({int, _NONE}),
+    "duration": frozenset({int, _NONE}),
+    "time-ns": frozenset({int, _NONE}),
+    "time-s": frozenset({int, _NONE}),
+    "float64": frozenset({float, int, _NONE}),
+    "boolean": frozenset({bool, _NONE}),
+}
 
 
 @dataclass(frozen=True)
@@ -68,21 +80,41 @@ class Column:
             return pd.CategoricalDtype(list(self.categories or ()))
         return self.dtype
 
+    def convert_guarded(self, values: Sequence[Any]) -> Any:
+        """:meth:`convert`, where a value of the wrong type (malformed wire data) becomes
+        missing rather than failing the column. Well-formed lists take the fast path and pay
+        nothing for the guard; only a list that fails is checked value by value."""
+        try:
+            return self.convert(values)
+        except (TypeError, ValueError, OverflowError):
+            if not isinstance(values, list):
+                raise
+            return self.convert(_guarded(self, values))
+
     def convert(self, values: Sequence[Any]) -> Any:
         """A typed array from the column's wire values (a list, possibly with ``None``).
 
         An array that already has the column's dtype (say, a key column gathered with
-        ``take`` from another frame's typed column) is copied as it is.
+        ``take`` from another frame's typed column) is copied as it is. A list holding a value
+        of another type than the column's wire type (a string among integers, a boolean among
+        numbers) raises ``TypeError``, so what becomes of each value never depends on the other
+        values of the list (frames built page by page equal frames built at once).
         """
         n = len(values)
         if (isinstance(values, (pd.api.extensions.ExtensionArray, np.ndarray)) and self.dtype != "object"
                 and values.dtype == self.pandas_dtype):
             return values.copy()
+        wire = _WIRE_TYPES.get(self.dtype if self.dtype != "time" else f"time-{self.source}")
+        if wire is not None and isinstance(values, list) and not set(map(type, values)) <= wire:
+            raise TypeError(f"column {self.name!r}: values of other types than {sorted(t.__name__ for t in wire)}")
         if self.dtype == "string":
             # pandas maps None to <NA> and other non-strings through str() itself
             return pd.array(list(values) if n else [], dtype="string")
         if self.dtype == "Int64":
-            return pd.array(values if n else [], dtype="Int64")
+            # a non-integer (inf, 1.5: malformed data) raises after numpy warns of the cast;
+            # the caller's guard then makes it missing, so the warning says nothing
+            with np.errstate(invalid="ignore", over="ignore"):
+                return pd.array(values if n else [], dtype="Int64")
         if self.dtype == "float64":
             return np.array([np.nan if v is None else v for v in values], dtype="float64")
         if self.dtype == "boolean":
@@ -100,12 +132,28 @@ class Column:
         return np.fromiter(values, dtype=object, count=n)
 
 
+_GUARDS: dict[str, Any] = {"Int64": as_int, "duration": as_int, "float64": as_float, "boolean": as_bool}
+
+
+def _guarded(column: Column, values: list[Any]) -> list[Any]:
+    """``values`` with every value of the wrong type replaced by None."""
+    if column.dtype == "time":
+        if column.source == "rfc3339":
+            return [as_str(v) for v in values]
+        return [as_int(v) for v in values]
+    if column.dtype == "category":
+        return [v if isinstance(v, str) else None for v in values]
+    guard = _GUARDS.get(column.dtype)
+    return values if guard is None else [guard(v) for v in values]
+
+
 def _categorical(values: Sequence[Any], cats: list[Any]) -> pd.Categorical:
-    """Values outside ``cats`` become extra categories after them, sorted; None is missing.
+    """Strings outside ``cats`` become extra categories after them, sorted; None and any value
+    that is not a string (malformed wire data) are missing.
 
     Codes come from one C-level dict lookup per value (``pd.Categorical(values, categories=...)``
     hashes the values in a slower general path); only when some value is not a known category
-    are the extras collected.
+    are the values looked at one by one.
     """
     code: dict[Any, int] = {c: i for i, c in enumerate(cats)}
     code[None] = -1
@@ -115,10 +163,10 @@ def _categorical(values: Sequence[Any], cats: list[Any]) -> pd.Categorical:
         return pd.Categorical.from_codes(codes, categories=cats)
     except (KeyError, TypeError):   # a value outside the known set (TypeError: unhashable)
         pass
-    extra = sorted({v for v in values if v not in code})
+    extra = sorted({v for v in values if v.__class__ is str and v not in code})
     every = cats + extra
     code.update((c, i) for i, c in enumerate(every))
-    codes = np.fromiter(map(code.__getitem__, values), dtype=np.int32, count=n)
+    codes = np.fromiter((code[v] if v.__class__ is str else -1 for v in values), dtype=np.int32, count=n)
     return pd.Categorical.from_codes(codes, categories=every)
 
 
@@ -131,13 +179,17 @@ def _times(values: Sequence[Any], source: TimeSource | None) -> Any:
             if arr.shape != (len(values),):   # lists among the values: not times
                 raise TypeError("not one integer per value")
             if scale != 1:
+                limit = np.iinfo("int64").max // scale
+                if arr.size and (arr.max() > limit or arr.min() < -limit):
+                    raise OverflowError("seconds beyond what nanoseconds can hold")
                 arr *= scale
             arr[arr == 0] = nat
         except (TypeError, ValueError, OverflowError):
             arr = np.fromiter((nat if not v else int(v) * scale for v in values), dtype="int64",
                               count=len(values))
         return pd.DatetimeIndex(arr.view("datetime64[ns]"), tz="UTC").array
-    cleaned = [None if (not v or v == ZERO_TIME) else v for v in values]
+    # RFC 3339 text only: Go's zero time and anything that is not a string are missing
+    cleaned = [v if v.__class__ is str and v and v != ZERO_TIME else None for v in values]
     if not any(v is not None for v in cleaned):
         return pd.DatetimeIndex(np.full(len(values), nat, dtype="int64").view("datetime64[ns]"), tz="UTC").array
     try:
@@ -205,7 +257,7 @@ class Schema:
         if len(lengths) > 1:
             raise ValueError(f"frame {self.name!r}: columns of different lengths {sorted(lengths)}")
         # every converted array is new, so the frame can own it without a copy
-        frame = pd.DataFrame({c.name: c.convert(data[c.name]) for c in self.columns}, copy=False)
+        frame = pd.DataFrame({c.name: c.convert_guarded(data[c.name]) for c in self.columns}, copy=False)
         frame.attrs["frame"] = self.name
         return frame
 

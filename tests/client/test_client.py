@@ -529,3 +529,70 @@ def test_prefetch_truncated_json_is_a_decode_error(make_client: MakeClient) -> N
                                             content=b'[{"ID": "a"')])
     with pytest.raises(NomadDecodeError, match="not JSON"):
         client.get_all("/v1/allocations", prefetch=True)
+
+
+def test_prefetch_a_page_asked_again_follows_its_new_token(make_client: MakeClient) -> None:
+    """Page 1 breaks off; asked again, the list has moved (a new next token): the page asked for
+    ahead with the old token is dropped and the walk goes on from the new one."""
+    from .conftest import streamed
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        token = request.url.params.get("next_token")
+        if token is None:
+            answer.first += 1                                   # type: ignore[attr-defined]
+            if answer.first == 1:                               # type: ignore[attr-defined]
+                r = streamed([b'[{"ID": "a"}'], httpx.ReadError("connection reset"))
+                r.headers["X-Nomad-NextToken"] = "old"
+                return r
+            return nomad_json([{"ID": "a"}, {"ID": "a2"}], next_token="new")
+        return nomad_json([{"ID": {"old": "stale", "new": "b"}[token]}])
+    answer.first = 0                                            # type: ignore[attr-defined]
+
+    client, rec = make_client(answer)
+    reply = client.get_all("/v1/allocations", per_page=2, prefetch=True)
+    assert [o["ID"] for o in reply.body] == ["a", "a2", "b"]
+    assert [p.get("next_token") for p in rec.params] in (
+        [None, ["old"], None, ["new"]], [None, None, ["old"], ["new"]])
+
+
+def test_prefetch_retries_a_page_on_the_callers_thread(make_client: MakeClient, fake_time: FakeTime) -> None:
+    client, rec = make_client([nomad_json([1], next_token="t"), nomad_error(503, "No cluster leader"),
+                               nomad_json([2])])
+    assert client.get_all("/v1/allocations", per_page=1, prefetch=True).body == [1, 2]
+    assert len(rec.requests) == 3 and len(fake_time.sleeps) == 1
+
+
+def test_prefetch_stopping_early_leaves_no_retries_running(make_client: MakeClient) -> None:
+    import threading
+    import time as _time
+
+    client, rec = make_client(lambda r: (nomad_json([1], next_token="t") if not r.url.params.get("next_token")
+                                         else nomad_error(429, "rate limited", {"Retry-After": "1"})))
+    pages = client.pages("/v1/allocations", per_page=1, prefetch=True)
+    assert next(pages).body == [1]
+    pages.close()
+    deadline = _time.monotonic() + 5
+    while _time.monotonic() < deadline and any(t.name.startswith("nomadlab-pages") for t in threading.enumerate()):
+        _time.sleep(0.01)
+    _time.sleep(0.05)
+    assert len(rec.requests) == 2       # page 1, and the single try at page 2 made ahead
+
+
+@pytest.mark.parametrize("body", [b'["\xff\xfe"]', b"[" * 5000 + b"]" * 5000],
+                         ids=["invalid-utf8", "nested-too-deep"])
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_bodies_that_are_not_json_are_decode_errors(make_client: MakeClient, body: bytes, prefetch: bool) -> None:
+    client, _ = make_client([httpx.Response(200, headers={"Content-Type": "application/json"}, content=body)])
+    with pytest.raises(NomadDecodeError, match="not JSON"):
+        client.get_all("/v1/allocations", prefetch=prefetch)
+
+
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_a_corrupt_compressed_body_is_a_decode_error(make_client: MakeClient, prefetch: bool) -> None:
+    from .conftest import ChunkStream
+
+    bad = httpx.Response(200, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+                         stream=ChunkStream([b"\x1f\x8b\x08\x00 this is not gzip"]))
+    client, _ = make_client([bad], retry=RetryPolicy(attempts=1))
+    with pytest.raises(NomadDecodeError, match="decompressed"):
+        client.get_all("/v1/allocations", prefetch=prefetch)

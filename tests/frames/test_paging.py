@@ -149,3 +149,55 @@ def test_mangled_pages_equal_the_full_decode(fuzz_base: list[dict[str, Any]]) ->
         assert_same(allocation_frames(PagedSource(stubs, per_page)), want)
 
     check()
+
+
+def test_odd_statuses_on_different_pages_give_the_one_list_frames(demo_stubs: list[dict[str, Any]]) -> None:
+    one, two = (dict(s) for s in demo_stubs[:2])
+    one["ClientStatus"] = 5                 # not a string: missing
+    two["ClientStatus"] = "weird"           # an unknown string: an extra category
+    want = allocation_frames(StaticSource({"allocations": [one, two]}))
+    got = allocation_frames(PagedSource([one, two], 1))
+    assert_same(got, want)
+    assert got.allocations["client_status"].isna().tolist() == [True, False]
+    assert list(got.allocations["client_status"].cat.categories)[-1] == "weird"
+
+
+def test_previous_alloc_prefers_the_next_allocation_link_over_the_tracker_on_any_page(
+        demo_stubs: list[dict[str, Any]]) -> None:
+    old, new = (dict(s) for s in demo_stubs[:2])
+    new.update(PreviousAllocation="", RescheduleTracker={"Events": [{"PrevAllocID": "older-one"}]})
+    old["NextAllocation"] = new["ID"]
+    for order in ([new, old], [old, new]):
+        want = allocation_frames(StaticSource({"allocations": order}))
+        got = allocation_frames(PagedSource(order, 1))
+        assert_same(got, want)
+        assert got.allocations.set_index("alloc_id").loc[new["ID"], "previous_alloc"] == old["ID"]
+
+
+def test_a_failure_mid_build_closes_the_source_pages_at_once(demo_stubs: list[dict[str, Any]],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    closed: list[bool] = []
+
+    class Tracked(PagedSource):
+        def pages(self, kind: str, **kwargs: Any) -> Any:
+            try:
+                yield from super().pages(kind, **kwargs)
+            finally:
+                closed.append(True)
+
+    module = sys.modules["nomadlab.frames.allocations"]
+    real = module._collect
+    calls = []
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_collect", failing)
+    with pytest.raises(KeyboardInterrupt) as info:
+        allocation_frames(Tracked(demo_stubs, 10))
+    assert info.value is not None and closed == [True]     # closed while the traceback still lives
