@@ -235,8 +235,13 @@ def iter_pages(source: Source, kind: ListKind, *, namespace: str = "*", filter: 
     source's reading ahead."""
     pages = getattr(source, "pages", None)
     if callable(pages):
-        with closing(pages(kind, namespace=namespace, filter=filter, fields=fields)) as each:
+        each = pages(kind, namespace=namespace, filter=filter, fields=fields)
+        try:
             yield from each
+        finally:
+            close = getattr(each, "close", None)   # a generator: stop its reading ahead
+            if callable(close):
+                close()
     else:
         yield source.list(kind, namespace=namespace, filter=filter)
 

@@ -201,3 +201,11 @@ def test_a_failure_mid_build_closes_the_source_pages_at_once(demo_stubs: list[di
     with pytest.raises(KeyboardInterrupt) as info:
         allocation_frames(Tracked(demo_stubs, 10))
     assert info.value is not None and closed == [True]     # closed while the traceback still lives
+
+
+def test_pages_may_be_any_iterator(demo_stubs: list[dict[str, Any]]) -> None:
+    class Plain(PagedSource):
+        def pages(self, kind: str, **kwargs: Any) -> Any:
+            return iter(list(super().pages(kind, **kwargs)))      # no close()
+
+    assert_same(allocation_frames(Plain(demo_stubs, 9)), allocation_frames(StaticSource({"allocations": demo_stubs})))
