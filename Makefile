@@ -34,7 +34,9 @@ lint: install
 	$(BIN)/python -m ruff check nomadlab tests benchmarks
 	$(BIN)/python -m mypy
 
+# Speed and memory benchmarks (python-nomad, from the bench extra, is their baseline).
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks
 
 clean:
