@@ -166,6 +166,12 @@ def _list_params(params: Params | None, filter: str | None, per_page: int | None
     return extra
 
 
+def _undecompressable(request: httpx.Request, exc: Exception) -> NomadDecodeError:
+    return NomadDecodeError(
+        f"{request.method} {request.url} sent a body that could not be decompressed ({exc}); "
+        f"a proxy may be corrupting it: try again, or without it")
+
+
 def _close_response(future: Any) -> None:
     if future.exception() is None:
         future.result().close()
@@ -307,9 +313,7 @@ class NomadClient:
         except httpx.TransportError as exc:
             raise wrap_transport_error(exc, method=request.method, url=str(request.url)) from exc
         except httpx.DecodingError as exc:
-            raise NomadDecodeError(
-                f"{request.method} {request.url} sent a body that could not be decompressed ({exc}); "
-                f"a proxy may be corrupting it: try again, or without it") from exc
+            raise _undecompressable(request, exc) from exc
         logger.debug("%s %s -> %d", request.method, request.url, response.status_code)
         if response.status_code >= 300:
             try:
@@ -534,9 +538,7 @@ class NomadClient:
             response.read()
             return response
         except httpx.DecodingError as exc:
-            raise NomadDecodeError(
-                f"{request.method} {request.url} sent a body that could not be decompressed ({exc}); "
-                f"a proxy may be corrupting it: try again, or without it") from exc
+            raise _undecompressable(request, exc) from exc
         except httpx.TransportError as exc:
             error = wrap_transport_error(exc, method=request.method, url=str(request.url))
             if self.retry_policy.attempts <= 1 or not self.retry_policy.should_retry(error, request.method):
