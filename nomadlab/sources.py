@@ -156,7 +156,7 @@ class LiveSource:
 
                     raise NomadDecodeError(f"GET {path} did not return a list")
                 yield body
-                del body            # this page goes before the next is decoded
+                del body            # the source keeps no page: the caller decides how long one lives
 
     def details(self, kind: DetailKind, keys: Sequence[Hashable]) -> Details:
         requests: dict[str, str] = {}

@@ -7,11 +7,12 @@ last 10 per task). :func:`allocation_frames` builds all three from one fetch in 
 the wire dicts; the single-frame fetchers share that code.
 
 The wire objects are read once into plain per-column lists (no ``json_normalize``, no per-row
-pandas) and typed by :meth:`~nomadlab.frames.schema.Schema.build`, page by page when the
+pandas) and typed by :meth:`~nomadlab.frames.schema.Schema.arrays`, page by page when the
 source offers pages (:func:`~nomadlab.sources.iter_pages`): a live source decodes only
-:data:`WIRE_FIELDS` of each page while Nomad prepares the next, and each page's objects are
-freed before the next arrives. 100,000 allocations come out faster than one request for the
-same list can be transferred and decoded (``benchmarks/bench_frames.py``).
+:data:`WIRE_FIELDS` of each page while Nomad prepares the next. The typed pieces are joined
+once per column (:meth:`~nomadlab.frames.schema.Schema.join`). 100,000 allocations come out
+faster than one request for the same list can be transferred and decoded
+(``benchmarks/bench_frames.py``).
 
 Filters, the same for every fetcher here:
 
@@ -297,12 +298,12 @@ WIRE_FIELDS = Fields(records=True, fields={
     **dict.fromkeys(k for k in _ALLOC_KEYS if k != "TaskStates"),
     "PreviousAllocation": None,
     "DeploymentID": None,
-    "AllocatedResources": Fields({
-        "Tasks": MapOf(Fields({
-            "Cpu": Fields({"CpuShares": None}),
-            "Memory": Fields({"MemoryMB": None, "MemoryMaxMB": None}),
+    "AllocatedResources": Fields(records=True, fields={
+        "Tasks": MapOf(Fields(records=True, fields={
+            "Cpu": Fields({"CpuShares": None}, records=True),
+            "Memory": Fields({"MemoryMB": None, "MemoryMaxMB": None}, records=True),
         })),
-        "Shared": Fields({"DiskMB": None}),
+        "Shared": Fields({"DiskMB": None}, records=True),
     }),
     "TaskStates": MapOf(Fields(records=True, fields={
         **dict.fromkeys(k for k in _STATE_KEYS if k != "Events"),
@@ -319,15 +320,15 @@ def _columns(objs: list[Any], keys: tuple[str, ...]) -> tuple[list[Any], ...]:
     """One list per key of the objects' values (None for a missing key or a non-dict object).
 
     The objects are dicts, or records (:class:`nomadlab._json.Record`, read by attribute) when
-    the source decoded them so; a list holds one kind or the other.
+    the source decoded them so; a list holds one kind or the other. Each key is one C-level
+    pass over the objects (a page's objects stay in cache): several times faster than getting
+    every key of an object at once and transposing the rows.
     """
     if not objs:
         return tuple([] for _ in keys)
-    records = objs[0].__class__ is not dict and is_record(objs[0])
+    getter = attrgetter if objs[0].__class__ is not dict and is_record(objs[0]) else itemgetter
     try:
-        rows = list(map((attrgetter if records else itemgetter)(*keys), objs))
-        if len(keys) == 1:              # a single-key getter gives the values themselves
-            return (rows,)
+        return tuple([list(map(getter(k), objs)) for k in keys])
     except (KeyError, TypeError, AttributeError):
         nones = (None,) * len(keys)
         rows = [tuple(map(o.get, keys)) if o.__class__ is dict
@@ -437,13 +438,15 @@ def _collect(
     if want_allocs:
         a_prev = _opt(_field(objs, "PreviousAllocation"))
         a_deploy = _opt(_field(objs, "DeploymentID"))
+    # (The nested objects are dicts, or records from a projecting source: a dict is read
+    # with get, anything else with getattr, which gives None for a non-object value.)
     for row, res in enumerate(_field(objs, "AllocatedResources")):
-        if res.__class__ is not dict:
+        if res is None or res.__class__ is not dict and not is_record(res):
             res = None
         elif want_allocs:
-            shared = res.get("Shared")
-            a_disk[row] = shared.get("DiskMB") if shared.__class__ is dict else None
-        res_tasks = res.get("Tasks") if res is not None else None
+            shared = res.get("Shared") if res.__class__ is dict else res.Shared
+            a_disk[row] = shared.get("DiskMB") if shared.__class__ is dict else getattr(shared, "DiskMB", None)
+        res_tasks = None if res is None else res.get("Tasks") if res.__class__ is dict else res.Tasks
         if res_tasks.__class__ is not dict:
             res_tasks = None
         else:
@@ -451,24 +454,29 @@ def _collect(
             per: dict[str, tuple[Any, Any, Any]] = {}
             cpu = mem = memmax = 0
             for name, r in res_tasks.items():
-                if r.__class__ is not dict:
+                if r.__class__ is dict:
+                    c, m = r.get("Cpu"), r.get("Memory")
+                elif is_record(r):
+                    c, m = r.Cpu, r.Memory
+                else:
                     continue
-                c = r.get("Cpu")
-                v = c.get("CpuShares") if c.__class__ is dict else None
+                v = c.get("CpuShares") if c.__class__ is dict else getattr(c, "CpuShares", None)
                 if v.__class__ is int:
                     cpu += v
-                m = r.get("Memory")
                 if m.__class__ is dict:
                     v2, w = m.get("MemoryMB"), m.get("MemoryMaxMB")
-                    cap: Any = w if w.__class__ is int and w > 0 else v2
-                    if v2.__class__ is int:
-                        mem += v2
-                        memmax += cap
-                    elif w.__class__ is int:
-                        memmax += w
-                    per[name] = (v, v2, cap)
+                elif m is not None and is_record(m):
+                    v2, w = m.MemoryMB, m.MemoryMaxMB
                 else:
                     per[name] = (v, None, None)
+                    continue
+                cap: Any = w if w.__class__ is int and w > 0 else v2
+                if v2.__class__ is int:
+                    mem += v2
+                    memmax += cap
+                elif w.__class__ is int:
+                    memmax += w
+                per[name] = (v, v2, cap)
             a_cpu[row], a_mem[row], a_memmax[row] = cpu, mem, memmax
         states = task_states[row]
         if states.__class__ is not dict:
@@ -717,23 +725,31 @@ def _frames(source: Any, *, namespace: str, job: str | Iterable[str] | None, nod
                        filter=_server_filter(filter, jobs, nodes, statuses), fields=WIRE_FIELDS)
     default_ns = namespace if namespace != "*" else "default"
     schemas = (ALLOCATIONS, TASKS, TASK_EVENTS)
-    built: tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]] = ([], [], [])
+    built: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] = ([], [], [])
     replaced: dict[str, str] = {}
     tracker_prev: list[Any] = []
-    # Page by page: each page's frames are built (and its wire objects freed) while the
-    # source brings the next. The pass allocates few containers, but pausing the cyclic
-    # collector keeps its full scans of the decoded objects out of the timings.
+    # Page by page: each page's columns are typed while the source brings the next, and the
+    # frames are made once, from the typed pieces. The decoded pages are held until the last
+    # is in. A page freed at once leaves its memory, holed by the strings the frames keep, to
+    # the next page's objects: decoding and every pass after it then run on scattered, cold
+    # memory (up to a quarter of the end-to-end time, in paired runs of
+    # benchmarks/bench_frames.py). Held, each page is decoded into fresh memory, for the
+    # price of the projected pages at the peak (the benchmark prints the peak). Pausing the
+    # cyclic collector keeps its scans of the decoded objects out of the build.
+    held: list[Any] = []
     with gc_paused(), closing(pages):
         for stubs in pages:
             cols = _collect(stubs, default_ns=default_ns, want=want, jobs=jobs, nodes=nodes,
                             statuses=statuses, since=lo, until=hi, replaced=replaced)
+            held.append(stubs)
             del stubs
             for schema, c, out in zip(schemas, cols, built, strict=True):
                 if c is not None:
                     if schema is ALLOCATIONS:
                         tracker_prev += c.pop("_tracker_prev")
-                    out.append(schema.build(c))
-        a, t, e = (s.concat(parts) if w else None for s, parts, w in zip(schemas, built, want, strict=True))
+                    out.append(schema.arrays(c))
+        held.clear()       # the wire objects go before the frames are joined
+        a, t, e = (s.join(parts) if w else None for s, parts, w in zip(schemas, built, want, strict=True))
     if a is not None:
         _link_previous(a, replaced, tracker_prev)
     return a, t, e

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -70,6 +71,10 @@ class Column:
         if self.dtype == "time" and self.source is None:
             raise ValueError(f"column {self.name!r}: a time column needs its wire encoding")
 
+    @cached_property
+    def _category_dtype(self) -> pd.CategoricalDtype:
+        return pd.CategoricalDtype(list(self.categories or ()))
+
     @property
     def pandas_dtype(self) -> Any:
         if self.dtype == "time":
@@ -100,7 +105,6 @@ class Column:
         numbers) raises ``TypeError``, so what becomes of each value never depends on the other
         values of the list (frames built page by page equal frames built at once).
         """
-        n = len(values)
         if (isinstance(values, (pd.api.extensions.ExtensionArray, np.ndarray)) and self.dtype != "object"
                 and values.dtype == self.pandas_dtype):
             return values.copy()
@@ -108,28 +112,21 @@ class Column:
         if wire is not None and isinstance(values, list) and not set(map(type, values)) <= wire:
             raise TypeError(f"column {self.name!r}: values of other types than {sorted(t.__name__ for t in wire)}")
         if self.dtype == "string":
-            # pandas maps None to <NA> and other non-strings through str() itself
-            return pd.array(list(values) if n else [], dtype="string")
+            return _strings(values)
         if self.dtype == "Int64":
-            # a non-integer (inf, 1.5: malformed data) raises after numpy warns of the cast;
-            # the caller's guard then makes it missing, so the warning says nothing
-            with np.errstate(invalid="ignore", over="ignore"):
-                return pd.array(values if n else [], dtype="Int64")
+            return _integers(values)
         if self.dtype == "float64":
             return np.array([np.nan if v is None else v for v in values], dtype="float64")
         if self.dtype == "boolean":
-            return pd.array(values if n else [], dtype="boolean")
+            return _booleans(values)
         if self.dtype == "category":
-            return _categorical(values, list(self.categories or ()))
+            return _categorical(values, list(self.categories or ()), self._category_dtype)
         if self.dtype == "time":
             return _times(values, self.source)
         if self.dtype == "duration":
-            nat = _NAT
-            arr = np.array([nat if v is None else int(v) for v in values], dtype="int64")
-            return pd.array(arr.view("timedelta64[ns]"), dtype="timedelta64[ns]")
-        # fromiter stores each value as it is (a slice assignment would try to broadcast
-        # equal-length lists into a 2-D shape)
-        return np.fromiter(values, dtype=object, count=n)
+            data, missing = _int64_and_missing(values, _NAT)
+            return pd.array(data.view("timedelta64[ns]"), dtype="timedelta64[ns]")
+        return _object_array(values)
 
 
 _GUARDS: dict[str, Any] = {"Int64": as_int, "duration": as_int, "float64": as_float, "boolean": as_bool}
@@ -147,7 +144,51 @@ def _guarded(column: Column, values: list[Any]) -> list[Any]:
     return values if guard is None else [guard(v) for v in values]
 
 
-def _categorical(values: Sequence[Any], cats: list[Any]) -> pd.Categorical:
+def _object_array(values: Sequence[Any]) -> np.ndarray:
+    """A 1-D object array holding each value as it is: ``fromiter`` keeps a list among them
+    one item, where ``np.array`` or a slice assignment would broadcast equal-length lists
+    into a 2-D shape."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _strings(values: Sequence[Any]) -> Any:
+    """pandas ``string``: None becomes ``<NA>``, and any other non-string goes through ``str()``
+    (as ``pd.array(values, dtype="string")`` does, without its extra copies)."""
+    dtype = pd.StringDtype()
+    return dtype.construct_array_type()._from_sequence(_object_array(values), dtype=dtype, copy=False)
+
+
+def _int64_and_missing(values: Sequence[Any], fill: int) -> tuple[np.ndarray, np.ndarray]:
+    """int64 data (``fill`` where a value is missing) and the missing mask, from integers and
+    Nones. An integer int64 cannot hold raises ``OverflowError`` (the caller's guard takes over)."""
+    objs = _object_array(values)
+    missing = pd.isna(objs)
+    if missing.any():
+        objs[missing] = fill
+    return objs.astype(np.int64), missing
+
+
+def _integers(values: Sequence[Any]) -> Any:
+    """Nullable ``Int64`` from integers and Nones."""
+    if not isinstance(values, list):
+        with np.errstate(invalid="ignore", over="ignore"):
+            return pd.array(values, dtype="Int64")
+    data, missing = _int64_and_missing(values, 0)
+    return pd.arrays.IntegerArray(data, missing)
+
+
+def _booleans(values: Sequence[Any]) -> Any:
+    """Nullable ``boolean`` from booleans and Nones."""
+    if not isinstance(values, list):
+        return pd.array(values, dtype="boolean")
+    objs = _object_array(values)
+    missing = pd.isna(objs)
+    if missing.any():
+        objs[missing] = False
+    return pd.arrays.BooleanArray(objs.astype(bool), missing)
+
+
+def _categorical(values: Sequence[Any], cats: list[Any], dtype: pd.CategoricalDtype | None = None) -> pd.Categorical:
     """Strings outside ``cats`` become extra categories after them, sorted; None and any value
     that is not a string (malformed wire data) are missing.
 
@@ -160,7 +201,7 @@ def _categorical(values: Sequence[Any], cats: list[Any]) -> pd.Categorical:
     n = len(values)
     try:
         codes = np.fromiter(map(code.__getitem__, values), dtype=np.int32, count=n)
-        return pd.Categorical.from_codes(codes, categories=cats)
+        return pd.Categorical.from_codes(codes, dtype=dtype or pd.CategoricalDtype(cats), validate=False)
     except (KeyError, TypeError):   # a value outside the known set (TypeError: unhashable)
         pass
     extra = sorted({v for v in values if v.__class__ is str and v not in code})
@@ -250,43 +291,45 @@ class Schema:
 
     def build(self, data: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
         """A typed frame from plain per-column lists (every schema column must be given)."""
+        return self.frame(self.arrays(data))
+
+    def arrays(self, data: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+        """Every column's typed array from plain per-column lists, not yet a frame: a frame
+        read in pieces (page by page, say) keeps these per piece and joins them once with
+        :meth:`join`, skipping a frame per piece."""
         missing = [c.name for c in self.columns if c.name not in data]
         if missing:
             raise KeyError(f"frame {self.name!r}: no values given for {missing}")
         lengths = {len(data[c.name]) for c in self.columns}
         if len(lengths) > 1:
             raise ValueError(f"frame {self.name!r}: columns of different lengths {sorted(lengths)}")
-        # every converted array is new, so the frame can own it without a copy
-        frame = pd.DataFrame({c.name: c.convert_guarded(data[c.name]) for c in self.columns}, copy=False)
+        return {c.name: c.convert_guarded(data[c.name]) for c in self.columns}
+
+    def frame(self, arrays: Mapping[str, Any]) -> pd.DataFrame:
+        """The frame of typed arrays (from :meth:`arrays` or :meth:`join`), which it owns."""
+        frame = pd.DataFrame({c.name: arrays[c.name] for c in self.columns}, copy=False)
         frame.attrs["frame"] = self.name
         return frame
+
+    def join(self, pieces: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+        """One frame of the typed arrays of several pieces (:meth:`arrays`), in order, as if
+        built at once: one copy per column, and a category column whose pieces met different
+        values outside the known set gets the union of them (known values first, then the
+        others sorted), so it stays categorical."""
+        if not pieces:
+            return self.empty()
+        if len(pieces) == 1:
+            return self.frame(pieces[0])
+        return self.frame({c.name: _join(c, [p[c.name] for p in pieces]) for c in self.columns})
 
     def concat(self, frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-        """Frames of this schema (built page by page, say) as one, as if built at once.
-
-        A category column whose pieces met different values outside the known set gets
-        the union of them (known values first, then the others sorted), so it stays
-        categorical rather than falling back to ``object``.
-        """
-        if not frames:
-            return self.empty()
+        """Frames of this schema (built page by page, say) as one, as if built at once (see
+        :meth:`join`)."""
         if len(frames) == 1:
             return frames[0]
-        pieces = list(frames)
-        for c in self.columns:
-            if c.dtype != "category":
-                continue
-            known = list(c.categories or ())
-            seen = {tuple(f[c.name].cat.categories) for f in pieces}
-            if len(seen) == 1:
-                continue
-            extra = sorted({v for cats in seen for v in cats[len(known):]})
-            every = known + extra
-            pieces = [f if list(f[c.name].cat.categories) == every
-                      else f.assign(**{c.name: f[c.name].cat.set_categories(every)}) for f in pieces]
-        frame = pd.concat(pieces, ignore_index=True)
-        frame.attrs["frame"] = self.name
-        return frame
+        plain = ("object", "float64")    # numpy-backed: their arrays are plain ndarrays
+        return self.join([{c.name: f[c.name].to_numpy() if c.dtype in plain else f[c.name].array
+                           for c in self.columns} for f in frames])
 
     def validate(self, frame: pd.DataFrame) -> None:
         """Raise ``AssertionError`` naming every column whose presence or dtype is wrong."""
@@ -309,6 +352,22 @@ class Schema:
                 problems.append(f"{c.name}: dtype {got} != {want}")
         if problems:
             raise AssertionError(f"frame {self.name!r} does not match its schema: " + "; ".join(problems))
+
+
+def _join(column: Column, arrays: list[Any]) -> Any:
+    """The arrays of one column, end to end, in one new array."""
+    if column.dtype == "category":
+        known = list(column.categories or ())
+        seen = {tuple(a.categories) for a in arrays}
+        if len(seen) > 1:
+            every = known + sorted({v for cats in seen for v in cats[len(known):]})
+            arrays = [a if list(a.categories) == every else a.set_categories(every) for a in arrays]
+    first = arrays[0]
+    if isinstance(first, np.ndarray):
+        return np.concatenate(arrays)
+    if column.dtype == "time":    # one unit for all: a piece of rfc3339 times may be in another
+        arrays = [a.as_unit("ns") for a in arrays]
+    return type(first)._concat_same_type(arrays)
 
 
 REGISTRY: dict[str, Schema] = {}

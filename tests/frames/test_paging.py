@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import msgspec
@@ -105,7 +106,30 @@ def test_projection_keeps_only_what_the_frames_read(demo_stubs: list[dict[str, A
     assert got_state.State == state["State"] and not hasattr(got_state, "TaskHandle")
     event = got_state.Events[0]
     assert event.Type == state["Events"][0]["Type"] and not hasattr(event, "GenericSource")
-    assert set(got.AllocatedResources["Tasks"][task]) == {"Cpu", "Memory"}   # nested plain dicts
+    resources = got.AllocatedResources.Tasks[task]   # records too, with just what is read
+    sent = full["AllocatedResources"]["Tasks"][task]
+    assert resources.Cpu.CpuShares == sent["Cpu"]["CpuShares"] and not hasattr(resources, "Networks")
+    assert resources.Memory.MemoryMB == sent["Memory"]["MemoryMB"]
+    assert got.AllocatedResources.Shared.DiskMB == full["AllocatedResources"]["Shared"]["DiskMB"]
+
+
+def test_allocated_resources_read_as_records_or_dicts_alike(demo_stubs: list[dict[str, Any]]) -> None:
+    """The projection decodes the allocated resources as records; gaps in them give the same
+    frames as the full decode's dicts."""
+    with_resources = [s for s in demo_stubs if (s.get("AllocatedResources") or {}).get("Tasks")][:5]
+    stubs = copy.deepcopy(with_resources)
+    first = next(iter(stubs[0]["AllocatedResources"]["Tasks"].values()))
+    first["Memory"] = None                                   # no memory: NA memory, CPU kept
+    del next(iter(stubs[1]["AllocatedResources"]["Tasks"].values()))["Cpu"]
+    stubs[2]["AllocatedResources"]["Shared"] = None          # no disk
+    stubs[3]["AllocatedResources"] = None                    # nothing allocated
+    want = allocation_frames(StaticSource({"allocations": loads(msgspec.json.encode(stubs))}))
+    got = allocation_frames(PagedSource(stubs, 2))
+    assert_same(got, want)
+    allocs = got.allocations
+    assert allocs["cpu_mhz"].notna().tolist()[:4] == [True, True, True, False]
+    assert pd.isna(allocs["disk_mb"].iloc[2]) and pd.notna(allocs["disk_mb"].iloc[0])
+    assert got.tasks.set_index("alloc_id").loc[[stubs[0]["ID"]], "memory_mb"].isna().any()
 
 
 def test_a_replacement_listed_before_what_it_replaced_still_links(demo_stubs: list[dict[str, Any]]) -> None:

@@ -261,3 +261,67 @@ def test_schema_lookup() -> None:
     assert ALL_KINDS.column("ratio").dtype == "float64"
     with pytest.raises(KeyError, match="no column"):
         ALL_KINDS.column("nope")
+
+
+# --- pieces joined: a frame read page by page ---------------------------------------------------
+
+PIECES = [
+    {"id": ["x", None], "status": ["a", "zeta"], "count": [1, None], "ratio": [0.5, None],
+     "flag": [None, True], "at_ns": [1, 0], "at_s": [1, None],
+     "at_text": [ZERO_TIME, "2021-01-01T00:00:00.123456789+02:00"], "took": [None, 1], "meta": [None, {"k": "v"}]},
+    {c.name: [] for c in ALL_KINDS.columns},                     # an empty page
+    {"id": ["z"], "status": ["alpha"], "count": [2**63 - 1], "ratio": [1], "flag": [False],
+     "at_ns": [None], "at_s": [0], "at_text": ["junk"], "took": [0], "meta": [["l"]]},
+]
+
+
+def test_joined_pieces_equal_the_frame_built_at_once() -> None:
+    whole = {c.name: [v for p in PIECES for v in p[c.name]] for c in ALL_KINDS.columns}
+    want = ALL_KINDS.build(whole)
+    got = ALL_KINDS.join([ALL_KINDS.arrays(p) for p in PIECES])
+    pd.testing.assert_frame_equal(got, want)
+    ALL_KINDS.validate(got)
+    # values outside the known set, met on different pieces: known first, then the others sorted
+    assert list(got["status"].cat.categories) == ["a", "b", "alpha", "zeta"]
+    assert got.attrs["frame"] == "test_all_kinds"
+
+
+def test_join_of_one_piece_or_none() -> None:
+    one = ALL_KINDS.arrays(PIECES[0])
+    pd.testing.assert_frame_equal(ALL_KINDS.join([one]), ALL_KINDS.build(PIECES[0]))
+    pd.testing.assert_frame_equal(ALL_KINDS.join([]), ALL_KINDS.empty())
+
+
+def test_concat_of_built_frames_equals_the_join() -> None:
+    frames = [ALL_KINDS.build(p) for p in PIECES]
+    pd.testing.assert_frame_equal(ALL_KINDS.concat(frames),
+                                  ALL_KINDS.join([ALL_KINDS.arrays(p) for p in PIECES]))
+
+
+def test_arrays_checks_like_build() -> None:
+    with pytest.raises(KeyError, match="no values given"):
+        ALL_KINDS.arrays({"id": ["x"]})
+    bad = {c.name: [None] for c in ALL_KINDS.columns} | {"id": ["x", "y"]}
+    with pytest.raises(ValueError, match="different lengths"):
+        ALL_KINDS.arrays(bad)
+
+
+@pytest.mark.parametrize(("dtype", "wire", "want"), [
+    ("Int64", [1, 2**63, None], [1, None, None]),          # beyond int64: missing, not an error
+    ("Int64", [1, "2", True, 1.5], [1, None, None, None]),  # wrong wire types: missing
+    ("boolean", [True, 1, None, "true"], [True, None, None, None]),
+    ("duration", [1, 2**64, None], [pd.Timedelta(1), None, None]),
+])
+def test_a_value_of_the_wrong_type_or_size_is_missing_alone(dtype: str, wire: list[Any], want: list[Any]) -> None:
+    got = values(Column("c", dtype, "").convert_guarded(wire))   # type: ignore[arg-type]
+    assert [None if pd.isna(v) else v for v in got] == want
+
+
+def test_arrays_are_converted_like_lists() -> None:
+    ints = Column("i", "Int64", "")
+    assert values(ints.convert(np.array([1, 2]))) == [1, 2]
+    flags = Column("b", "boolean", "")
+    assert values(flags.convert(pd.array([True, None], dtype="boolean"))) == [True, pd.NA]
+    names = Column("s", "string", "")
+    taken = names.convert(["a", "b"]).take([1, 1, 0])      # a typed array is kept as it is
+    assert values(names.convert(taken)) == ["b", "b", "a"]
