@@ -738,17 +738,21 @@ def _frames(source: Any, *, namespace: str, job: str | Iterable[str] | None, nod
     # cyclic collector keeps its scans of the decoded objects out of the build.
     held: list[Any] = []
     with gc_paused(), closing(pages):
-        for stubs in pages:
-            cols = _collect(stubs, default_ns=default_ns, want=want, jobs=jobs, nodes=nodes,
-                            statuses=statuses, since=lo, until=hi, replaced=replaced)
-            held.append(stubs)
-            del stubs
-            for schema, c, out in zip(schemas, cols, built, strict=True):
-                if c is not None:
-                    if schema is ALLOCATIONS:
-                        tracker_prev += c.pop("_tracker_prev")
-                    out.append(schema.arrays(c))
-        held.clear()       # the wire objects go before the frames are joined
+        try:
+            for stubs in pages:
+                cols = _collect(stubs, default_ns=default_ns, want=want, jobs=jobs, nodes=nodes,
+                                statuses=statuses, since=lo, until=hi, replaced=replaced)
+                held.append(stubs)
+                del stubs
+                for schema, c, out in zip(schemas, cols, built, strict=True):
+                    if c is not None:
+                        if schema is ALLOCATIONS:
+                            tracker_prev += c.pop("_tracker_prev")
+                        out.append(schema.arrays(c))
+        finally:
+            # the wire objects go before the frames are joined, and are not kept alive by a
+            # traceback that a notebook holds on to when a page fails
+            held.clear()
         a, t, e = (s.join(parts) if w else None for s, parts, w in zip(schemas, built, want, strict=True))
     if a is not None:
         _link_previous(a, replaced, tracker_prev)

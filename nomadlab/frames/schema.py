@@ -160,7 +160,8 @@ def _strings(values: Sequence[Any]) -> Any:
 
 def _int64_and_missing(values: Sequence[Any], fill: int) -> tuple[np.ndarray, np.ndarray]:
     """int64 data (``fill`` where a value is missing) and the missing mask, from integers and
-    Nones. An integer int64 cannot hold raises ``OverflowError`` (the caller's guard takes over)."""
+    Nones (an array may also mark missing values with NaN or ``<NA>``). An integer int64
+    cannot hold raises ``OverflowError`` (the caller's guard takes over)."""
     objs = _object_array(values)
     missing = pd.isna(objs)
     if missing.any():
@@ -324,12 +325,42 @@ class Schema:
 
     def concat(self, frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
         """Frames of this schema (built page by page, say) as one, as if built at once (see
-        :meth:`join`)."""
+        :meth:`join`). Frames that left the schema (an added column, a column cast to another
+        dtype) are joined by ``pd.concat``, which keeps what they hold; their categories are
+        still united."""
         if len(frames) == 1:
             return frames[0]
-        plain = ("object", "float64")    # numpy-backed: their arrays are plain ndarrays
-        return self.join([{c.name: f[c.name].to_numpy() if c.dtype in plain else f[c.name].array
-                           for c in self.columns} for f in frames])
+        if all(self._exact(f) for f in frames):
+            plain = ("object", "float64")    # numpy-backed: their arrays are plain ndarrays
+            return self.join([{c.name: f[c.name].to_numpy() if c.dtype in plain else f[c.name].array
+                               for c in self.columns} for f in frames])
+        pieces = list(frames)
+        for c in self.columns:
+            if c.dtype != "category" or not all(isinstance(f[c.name].dtype, pd.CategoricalDtype)
+                                                for f in pieces if c.name in f.columns):
+                continue
+            every = _united([f[c.name].array for f in pieces if c.name in f.columns], c)
+            pieces = [f if c.name not in f.columns or list(f[c.name].cat.categories) == every
+                      else f.assign(**{c.name: f[c.name].cat.set_categories(every)}) for f in pieces]
+        frame = pd.concat(pieces, ignore_index=True)
+        frame.attrs["frame"] = self.name
+        return frame
+
+    def _exact(self, frame: pd.DataFrame) -> bool:
+        """Whether ``frame`` has exactly this schema's columns, each of the dtype it builds."""
+        if list(frame.columns) != self.names:
+            return False
+        for c in self.columns:
+            got = frame[c.name].dtype
+            if c.dtype == "category":
+                if not isinstance(got, pd.CategoricalDtype):
+                    return False
+            elif c.dtype == "string":
+                if got != pd.StringDtype():
+                    return False
+            elif str(got) != str(c.pandas_dtype):
+                return False
+        return True
 
     def validate(self, frame: pd.DataFrame) -> None:
         """Raise ``AssertionError`` naming every column whose presence or dtype is wrong."""
@@ -354,18 +385,23 @@ class Schema:
             raise AssertionError(f"frame {self.name!r} does not match its schema: " + "; ".join(problems))
 
 
+def _united(arrays: list[Any], column: Column) -> list[Any]:
+    """The categories of several categorical arrays of ``column``: the known ones first, then
+    every other value met, sorted."""
+    known = list(column.categories or ())
+    seen = {tuple(a.categories) for a in arrays}
+    return known + sorted({v for cats in seen for v in cats if v not in set(known)})
+
+
 def _join(column: Column, arrays: list[Any]) -> Any:
     """The arrays of one column, end to end, in one new array."""
-    if column.dtype == "category":
-        known = list(column.categories or ())
-        seen = {tuple(a.categories) for a in arrays}
-        if len(seen) > 1:
-            every = known + sorted({v for cats in seen for v in cats[len(known):]})
-            arrays = [a if list(a.categories) == every else a.set_categories(every) for a in arrays]
+    if column.dtype == "category" and len({tuple(a.categories) for a in arrays}) > 1:
+        every = _united(arrays, column)
+        arrays = [a if list(a.categories) == every else a.set_categories(every) for a in arrays]
     first = arrays[0]
     if isinstance(first, np.ndarray):
         return np.concatenate(arrays)
-    if column.dtype == "time":    # one unit for all: a piece of rfc3339 times may be in another
+    if column.dtype in ("time", "duration"):   # one unit for all
         arrays = [a.as_unit("ns") for a in arrays]
     return type(first)._concat_same_type(arrays)
 

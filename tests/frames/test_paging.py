@@ -233,3 +233,31 @@ def test_pages_may_be_any_iterator(demo_stubs: list[dict[str, Any]]) -> None:
             return iter(list(super().pages(kind, **kwargs)))      # no close()
 
     assert_same(allocation_frames(Plain(demo_stubs, 9)), allocation_frames(StaticSource({"allocations": demo_stubs})))
+
+
+def test_pages_held_for_the_build_are_released_when_a_later_page_fails(
+        demo_stubs: list[dict[str, Any]]) -> None:
+    import weakref
+
+    class Page(list):  # type: ignore[type-arg]
+        """A page that can be watched with a weak reference."""
+
+    class Failing(StaticSource):
+        def __init__(self, page: Page) -> None:
+            super().__init__({})
+            self.page: Page | None = page
+
+        def pages(self, kind: str, **kwargs: Any) -> Any:
+            page, self.page = self.page, None     # handed over: the source keeps no page
+            yield page
+            del page
+            raise RuntimeError("the connection dropped")
+
+    first = Page(demo_stubs[:3])
+    watch = weakref.ref(first)
+    pages = Failing(first)
+    del first
+    with pytest.raises(RuntimeError, match="dropped") as caught:
+        allocation_frames(pages)
+    assert caught.value is not None            # the traceback is still held, as a notebook would
+    assert watch() is None                     # ... and the page is not kept alive by it

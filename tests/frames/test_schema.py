@@ -325,3 +325,15 @@ def test_arrays_are_converted_like_lists() -> None:
     names = Column("s", "string", "")
     taken = names.convert(["a", "b"]).take([1, 1, 0])      # a typed array is kept as it is
     assert values(names.convert(taken)) == ["b", "b", "a"]
+
+
+def test_concat_of_frames_that_left_the_schema_keeps_what_they_hold() -> None:
+    built = [ALL_KINDS.build(p) for p in (PIECES[0], PIECES[2])]
+    cast = built[1].assign(id=built[1]["id"].astype("str"), took=built[1]["took"].astype("timedelta64[us]"),
+                           note=["extra"])
+    out = ALL_KINDS.concat([built[0], cast])
+    assert out["id"].tolist()[0] == "x" and out["id"].tolist()[2] == "z"
+    assert out["took"].tolist()[2] == pd.Timedelta(0)
+    assert out["note"].tolist()[2] == "extra" and pd.isna(out["note"].tolist()[0])   # kept, not dropped
+    assert list(out["status"].cat.categories) == ["a", "b", "alpha", "zeta"]
+    assert out.attrs["frame"] == "test_all_kinds"
