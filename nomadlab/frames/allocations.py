@@ -295,7 +295,10 @@ _EVENT_KEYS = ("Type", "Time", "ExitCode", "Details", "Signal", "Message", "Disp
 _EVENT_KEYS_FOR_TASKS = _EVENT_KEYS[:4]   # what the tasks frame needs of the events
 
 WIRE_FIELDS = Fields(records=True, fields={
-    **dict.fromkeys(k for k in _ALLOC_KEYS if k != "TaskStates"),
+    **dict.fromkeys(k for k in _ALLOC_KEYS if k not in ("TaskStates", "RescheduleTracker", "DeploymentStatus")),
+    # read as dicts, with just what the frames read of them
+    "RescheduleTracker": Fields({"Events": ListOf(Fields({"PrevAllocID": None}))}),
+    "DeploymentStatus": Fields({"Healthy": None, "Canary": None}),
     "PreviousAllocation": None,
     "DeploymentID": None,
     "AllocatedResources": Fields(records=True, fields={
@@ -310,10 +313,10 @@ WIRE_FIELDS = Fields(records=True, fields={
         "Events": ListOf(Fields(dict.fromkeys(_EVENT_KEYS), records=True)),
     })),
 })
-"""Every field the three frames read of an allocation (``RescheduleTracker``,
-``DeploymentStatus`` and the events' ``Details`` whole). A source may decode just these: the
-live source skips the rest of each object while parsing, and builds allocations, task states
-and events as records (the frames read dicts and records alike)."""
+"""Every field the three frames read of an allocation (the events' ``Details`` whole). A
+source may decode just these: the live source skips the rest of each object while parsing,
+and builds allocations, task states, events and allocated resources as records (the frames
+read dicts and records alike)."""
 
 
 def _columns(objs: list[Any], keys: tuple[str, ...]) -> tuple[list[Any], ...]:

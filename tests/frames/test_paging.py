@@ -113,6 +113,18 @@ def test_projection_keeps_only_what_the_frames_read(demo_stubs: list[dict[str, A
     assert got.AllocatedResources.Shared.DiskMB == full["AllocatedResources"]["Shared"]["DiskMB"]
 
 
+def test_projection_reads_only_the_link_and_health_of_trackers_and_deployment_status(
+        demo_stubs: list[dict[str, Any]]) -> None:
+    from nomadlab.frames.allocations import WIRE_FIELDS
+
+    stub = next(s for s in demo_stubs if s.get("RescheduleTracker") and s.get("DeploymentStatus"))
+    got = decoder_for(WIRE_FIELDS, many=True)(msgspec.json.encode([stub]))[0]
+    sent = stub["RescheduleTracker"]["Events"]
+    assert got.RescheduleTracker == {"Events": [{"PrevAllocID": e["PrevAllocID"]} for e in sent]}
+    status = stub["DeploymentStatus"]
+    assert got.DeploymentStatus == {k: status[k] for k in ("Healthy", "Canary") if k in status}
+
+
 def test_allocated_resources_read_as_records_or_dicts_alike(demo_stubs: list[dict[str, Any]]) -> None:
     """The projection decodes the allocated resources as records; gaps in them give the same
     frames as the full decode's dicts."""
