@@ -17,9 +17,13 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from nomadlab.sources import Details
+from nomadlab.client import NomadClient
+from nomadlab.sim.scenarios import build_scenario
+from nomadlab.sources import CachedSource, Details, LiveSource
 
-__all__ = ["StaticSource", "static_source", "load_sample", "mutated_wire"]
+from ..conftest import SAMPLES_DIR
+
+__all__ = ["StaticSource", "static_source", "load_sample", "mutated_wire", "sample", "sample_or"]
 
 # List kinds whose endpoints take ``?namespace=`` (the others ignore it), as in nomadlab.sources.
 _NAMESPACED = frozenset({"jobs", "allocations", "evaluations", "deployments"})
@@ -97,6 +101,38 @@ def static_source() -> Callable[..., StaticSource]:
 def load_sample(samples_dir: Path, name: str) -> Any:
     """One official sample response (``GET_v1_jobs.json`` ...) decoded from JSON."""
     return json.loads((samples_dir / name).read_text())
+
+
+def sample(name: str) -> Any:
+    """One official sample response; the test is skipped when ``../shared`` is not there."""
+    if not SAMPLES_DIR.is_dir():
+        pytest.skip(f"sample responses not found at {SAMPLES_DIR}")
+    return load_sample(SAMPLES_DIR, name)
+
+
+def sample_or(name: str, fallback: Any) -> Any:
+    """A sample for a hypothesis strategy (built at import, when skipping is not possible)."""
+    return load_sample(SAMPLES_DIR, name) if SAMPLES_DIR.is_dir() else fallback
+
+
+@pytest.fixture(scope="module")
+def samples() -> Path:
+    """The official samples' folder (the test is skipped when it is not there)."""
+    if not SAMPLES_DIR.is_dir():
+        pytest.skip(f"sample responses not found at {SAMPLES_DIR}")
+    return SAMPLES_DIR
+
+
+@pytest.fixture(scope="module")
+def demo_source() -> CachedSource:
+    """The ``demo`` scenario behind the live source, each list asked for once."""
+    return CachedSource(LiveSource(NomadClient(transport=build_scenario("demo", seed=0).transport())))
+
+
+@pytest.fixture(scope="module")
+def demo(demo_source: CachedSource) -> CachedSource:
+    """The demo cluster as a source (a module may give ``demo`` another meaning)."""
+    return demo_source
 
 
 _JUNK_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=4),

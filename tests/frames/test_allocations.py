@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nomadlab.client import NomadClient
 from nomadlab.frames.allocations import (
     ALLOCATIONS,
     TASK_EVENT_TYPES,
@@ -25,8 +24,7 @@ from nomadlab.frames.allocations import (
     task_events,
     tasks,
 )
-from nomadlab.sim.scenarios import build_scenario
-from nomadlab.sources import CachedSource, LiveSource
+from nomadlab.sources import CachedSource
 
 from .conftest import StaticSource, load_sample
 
@@ -115,11 +113,6 @@ def test_old_sample_fields(sample_stubs: dict[str, Any]) -> None:
 
 
 # --- the demo cluster ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo_source() -> CachedSource:
-    return CachedSource(LiveSource(NomadClient(transport=build_scenario("demo", seed=0).transport())))
 
 
 @pytest.fixture(scope="module")

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pytest
 from hypothesis import given, settings
 
-from nomadlab.client import NomadClient
 from nomadlab.frames.deployments import DEPLOYMENT_STATUSES, DEPLOYMENTS, deployments
 from nomadlab.frames.jobs import jobs
-from nomadlab.sim.scenarios import build_scenario
-from nomadlab.sources import CachedSource, LiveSource
+from nomadlab.sources import CachedSource
 
-from .conftest import StaticSource, load_sample, mutated_wire
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "nomad-api" / "samples"
-
-
-def _sample(name: str) -> Any:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"sample responses not found at {SAMPLES}")
-    return load_sample(SAMPLES, name)
-
-
-def _sample_or(name: str, fallback: Any) -> Any:
-    return load_sample(SAMPLES, name) if SAMPLES.is_dir() else fallback
-
-
-@pytest.fixture(scope="module")
-def demo() -> CachedSource:
-    cluster = build_scenario("demo", seed=0)
-    return CachedSource(LiveSource(NomadClient(transport=cluster.transport())))
+from .conftest import StaticSource, mutated_wire, sample, sample_or
 
 
 def test_status_categories_are_nomads_full_set() -> None:
@@ -45,7 +23,7 @@ def test_status_categories_are_nomads_full_set() -> None:
 
 
 def test_deployments_from_the_list_sample() -> None:
-    df = deployments(StaticSource(lists={"deployments": _sample("GET_v1_deployments.json")}))
+    df = deployments(StaticSource(lists={"deployments": sample("GET_v1_deployments.json")}))
     DEPLOYMENTS.validate(df)
     row = df.iloc[0]
     assert (row["deployment_id"], row["job_id"], row["task_group"], row["status"]) == (
@@ -57,7 +35,7 @@ def test_deployments_from_the_list_sample() -> None:
 
 
 def test_deployments_from_the_job_sample_count_canaries() -> None:
-    df = deployments(StaticSource(lists={"deployments": _sample("GET_v1_job_id_deployments.json")}))
+    df = deployments(StaticSource(lists={"deployments": sample("GET_v1_job_id_deployments.json")}))
     DEPLOYMENTS.validate(df)
     assert df["placed_canaries"].tolist() == [2, 0]  # a list of IDs, then null
     assert df["status"].tolist() == ["running", "successful"]
@@ -96,7 +74,7 @@ def test_filters_by_job_status_and_namespace() -> None:
 
 
 @settings(max_examples=80, deadline=None)
-@given(data=mutated_wire(_sample_or("GET_v1_job_id_deployments.json", [{"ID": "d"}])[0]))
+@given(data=mutated_wire(sample_or("GET_v1_job_id_deployments.json", [{"ID": "d"}])[0]))
 def test_survives_missing_null_and_unknown_fields(data: dict[str, Any]) -> None:
     df = deployments(StaticSource(lists={"deployments": [data]}))
     DEPLOYMENTS.validate(df)

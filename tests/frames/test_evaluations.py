@@ -3,7 +3,6 @@ the default cluster (whose ml-training job does not fit) and the demo cluster.""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,12 +20,9 @@ from nomadlab.frames.evaluations import (
     placement_failures,
 )
 from nomadlab.sim import SimCluster
-from nomadlab.sim.scenarios import build_scenario
 from nomadlab.sources import CachedSource, LiveSource
 
-from .conftest import StaticSource, load_sample, mutated_wire
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "nomad-api" / "samples"
+from .conftest import StaticSource, mutated_wire, sample, sample_or
 
 # An evaluation as Nomad sends it when a group does not fit (every AllocMetric reason kind set).
 FAILED_EVAL: dict[str, Any] = {
@@ -49,22 +45,6 @@ FAILED_EVAL: dict[str, Any] = {
 }
 
 
-def _sample(name: str) -> Any:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"sample responses not found at {SAMPLES}")
-    return load_sample(SAMPLES, name)
-
-
-def _sample_or(name: str, fallback: Any) -> Any:
-    return load_sample(SAMPLES, name) if SAMPLES.is_dir() else fallback
-
-
-@pytest.fixture(scope="module")
-def demo() -> CachedSource:
-    cluster = build_scenario("demo", seed=0)
-    return CachedSource(LiveSource(NomadClient(transport=cluster.transport())))
-
-
 @pytest.fixture(scope="module")
 def small() -> CachedSource:
     return CachedSource(LiveSource(NomadClient(transport=SimCluster.default(seed=0).transport())))
@@ -84,7 +64,7 @@ def test_empty_results_keep_the_schema_and_full_category_sets() -> None:
 
 @pytest.mark.parametrize("name", ["GET_v1_evaluations.json", "GET_v1_job_id_evaluations.json"])
 def test_evaluations_from_samples(name: str) -> None:
-    src = StaticSource(lists={"evaluations": _sample(name)})
+    src = StaticSource(lists={"evaluations": sample(name)})
     df = evaluations(src)
     EVALUATIONS.validate(df)
     row = df.iloc[0]
@@ -159,7 +139,7 @@ def test_survive_missing_null_and_unknown_fields(data: dict[str, Any]) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(data=mutated_wire(_sample_or("GET_v1_evaluations.json", [{"ID": "e"}])[0]))
+@given(data=mutated_wire(sample_or("GET_v1_evaluations.json", [{"ID": "e"}])[0]))
 def test_survive_mutated_official_sample(data: dict[str, Any]) -> None:
     EVALUATIONS.validate(evaluations(StaticSource(lists={"evaluations": [data]})))
 

@@ -4,7 +4,6 @@ and the simulator's demo cluster."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -15,29 +14,15 @@ from nomadlab.client import NomadClient
 from nomadlab.frames import REGISTRY
 from nomadlab.frames.jobs import JOB_TYPES, JOB_VERSIONS, JOBS, TASK_GROUPS, job_versions, jobs, task_groups
 from nomadlab.sim import SimCluster
-from nomadlab.sim.scenarios import build_scenario
-from nomadlab.sources import CachedSource, LiveSource
+from nomadlab.sources import CachedSource
 
-from .conftest import StaticSource, load_sample, mutated_wire
+from .conftest import StaticSource, mutated_wire, sample, sample_or
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "nomad-api" / "samples"
 _FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-def _sample(name: str) -> Any:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"sample responses not found at {SAMPLES}")
-    return load_sample(SAMPLES, name)
 
 
 def _unique(df: pd.DataFrame, keys: tuple[str, ...]) -> bool:
     return not df.duplicated(list(keys)).any()
-
-
-@pytest.fixture(scope="module")
-def demo() -> CachedSource:
-    cluster = build_scenario("demo", seed=0)
-    return CachedSource(LiveSource(NomadClient(transport=cluster.transport())))
 
 
 # -- schemas --------------------------------------------------------------------------------
@@ -63,7 +48,7 @@ def test_empty_source_keeps_the_schema(fetcher: Callable[..., pd.DataFrame], sch
 # -- official samples -----------------------------------------------------------------------
 
 def test_jobs_from_the_minimal_list_sample() -> None:
-    df = jobs(StaticSource(lists={"jobs": _sample("GET_v1_jobs.json")}))
+    df = jobs(StaticSource(lists={"jobs": sample("GET_v1_jobs.json")}))
     JOBS.validate(df)
     row = df.iloc[0]
     # The doc stub has no Namespace: the job summary's is used.
@@ -76,7 +61,7 @@ def test_jobs_from_the_minimal_list_sample() -> None:
 
 
 def test_jobs_from_the_fuller_list_sample_sums_groups_and_converts_times() -> None:
-    df = jobs(StaticSource(lists={"jobs": _sample("GET_v1_jobs_unfiltered_from_filtering_section.json")}))
+    df = jobs(StaticSource(lists={"jobs": sample("GET_v1_jobs_unfiltered_from_filtering_section.json")}))
     JOBS.validate(df)
     countdash = df.set_index("job_id").loc["countdash"]
     assert countdash["datacenters"] == ["dc1", "dc2"]
@@ -86,7 +71,7 @@ def test_jobs_from_the_fuller_list_sample_sums_groups_and_converts_times() -> No
 
 
 def test_task_groups_from_the_full_job_sample() -> None:
-    job = _sample("GET_v1_job_id.json")
+    job = sample("GET_v1_job_id.json")
     src = StaticSource(lists={"jobs": [{"ID": "example", "Namespace": "apps"}]},
                        details={"job": {("apps", "example"): job}})
     df = task_groups(src)
@@ -106,7 +91,7 @@ def test_task_groups_from_the_full_job_sample() -> None:
 
 
 def test_job_versions_from_the_sample_pairs_diffs_with_versions() -> None:
-    body = _sample("GET_v1_job_id_versions.json")
+    body = sample("GET_v1_job_id_versions.json")
     df = job_versions(StaticSource(lists={"jobs": [{"ID": "example", "Namespace": "default"}]},
                                    details={"job_versions": {("default", "example"): body}}))
     JOB_VERSIONS.validate(df)
@@ -121,7 +106,7 @@ def test_job_versions_from_the_sample_pairs_diffs_with_versions() -> None:
 
 
 def test_job_versions_without_diffs_and_with_a_tag() -> None:
-    body = _sample("GET_v1_job_id_versions_diffs.json")
+    body = sample("GET_v1_job_id_versions_diffs.json")
     assert body["Diffs"] is None
     body["Versions"][0]["VersionTag"] = {"Name": "golden", "Description": "known good",
                                          "TaggedTime": 1608304900000000000}
@@ -197,13 +182,8 @@ def test_bare_objects_with_only_ids_keep_the_schema() -> None:
 
 # -- generated wire dicts -------------------------------------------------------------------
 
-def _sample_or(name: str, fallback: Any) -> Any:
-    """A sample for a hypothesis strategy (built at import, when skipping is not possible)."""
-    return load_sample(SAMPLES, name) if SAMPLES.is_dir() else fallback
-
-
 @_FUZZ
-@given(data=mutated_wire(_sample_or("GET_v1_jobs_unfiltered_from_filtering_section.json", [{"ID": "x"}])[0]))
+@given(data=mutated_wire(sample_or("GET_v1_jobs_unfiltered_from_filtering_section.json", [{"ID": "x"}])[0]))
 def test_jobs_survive_missing_null_and_unknown_fields(data: dict[str, Any]) -> None:
     df = jobs(StaticSource(lists={"jobs": [data]}))
     JOBS.validate(df)
@@ -211,7 +191,7 @@ def test_jobs_survive_missing_null_and_unknown_fields(data: dict[str, Any]) -> N
 
 
 @_FUZZ
-@given(data=mutated_wire(_sample_or("GET_v1_job_id.json", {"ID": "x"}), depth=5))
+@given(data=mutated_wire(sample_or("GET_v1_job_id.json", {"ID": "x"}), depth=5))
 def test_task_groups_survive_missing_null_and_unknown_fields(data: dict[str, Any]) -> None:
     src = StaticSource(lists={"jobs": [{"ID": "example", "Namespace": "apps"}]},
                        details={"job": {("apps", "example"): data}})
@@ -221,7 +201,7 @@ def test_task_groups_survive_missing_null_and_unknown_fields(data: dict[str, Any
 
 
 @_FUZZ
-@given(data=mutated_wire(_sample_or("GET_v1_job_id_versions.json", {"Versions": []}), depth=5))
+@given(data=mutated_wire(sample_or("GET_v1_job_id_versions.json", {"Versions": []}), depth=5))
 def test_job_versions_survive_missing_null_and_unknown_fields(data: dict[str, Any]) -> None:
     src = StaticSource(lists={"jobs": [{"ID": "example", "Namespace": "default"}]},
                        details={"job_versions": {("default", "example"): data}})

@@ -8,18 +8,11 @@ import pandas as pd
 import pytest
 
 import nomadlab.frames
-from nomadlab.client import NomadClient
 from nomadlab.frames import FETCHERS, schema
-from nomadlab.sim.scenarios import build_scenario
-from nomadlab.sources import CachedSource, LiveSource
+from nomadlab.sources import CachedSource
 
 # ``allocation_frames`` returns the allocations, tasks and task_events frames together.
 FRAME_FETCHERS = sorted(name for name in FETCHERS if name != "allocation_frames")
-
-
-@pytest.fixture(scope="module")
-def demo() -> CachedSource:
-    return CachedSource(LiveSource(NomadClient(transport=build_scenario("demo", seed=0).transport())))
 
 
 def fetch(name: str, source: CachedSource) -> pd.DataFrame:

@@ -14,24 +14,9 @@ from hypothesis import strategies as st
 from nomadlab.client import NomadClient
 from nomadlab.frames.nodes import NODE_EVENTS, NODES, node_events, nodes
 from nomadlab.sim import SimCluster
-from nomadlab.sim.scenarios import build_scenario
 from nomadlab.sources import CachedSource, LiveSource
 
 from .conftest import StaticSource, load_sample, mutated_wire
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "nomad-api" / "samples"
-
-
-@pytest.fixture(scope="module")
-def samples() -> Path:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"sample responses not found at {SAMPLES}")
-    return SAMPLES
-
-
-@pytest.fixture(scope="module")
-def demo() -> CachedSource:
-    return CachedSource(LiveSource(NomadClient(transport=build_scenario("demo", seed=0).transport())))
 
 
 def _full_node_source(node: dict[str, Any]) -> StaticSource:

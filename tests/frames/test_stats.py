@@ -14,26 +14,12 @@ from hypothesis import strategies as st
 from nomadlab.client import NomadClient
 from nomadlab.frames.stats import ALLOC_METRICS, ALLOC_STATS, NODE_METRICS, NODE_STATS, alloc_stats, node_stats
 from nomadlab.sim import SimCluster
-from nomadlab.sim.scenarios import build_scenario
 from nomadlab.sources import CachedSource, LiveSource
 
 from .conftest import StaticSource, load_sample, mutated_wire
 from .test_nodes import retyped
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "nomad-api" / "samples"
 NODE_ID = "f7476465-4d6e-c0de-26d0-e383c49be941"
-
-
-@pytest.fixture(scope="module")
-def samples() -> Path:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"sample responses not found at {SAMPLES}")
-    return SAMPLES
-
-
-@pytest.fixture(scope="module")
-def demo() -> CachedSource:
-    return CachedSource(LiveSource(NomadClient(transport=build_scenario("demo", seed=0).transport())))
 
 
 def _wide(df: pd.DataFrame, index: list[str]) -> pd.DataFrame:
