@@ -51,10 +51,10 @@ __all__ = [
 ]
 
 ListKind = Literal["jobs", "allocations", "nodes", "evaluations", "deployments", "namespaces", "node_pools"]
-DetailKind = Literal["job", "job_versions", "node", "node_stats", "alloc_stats"]
+DetailKind = Literal["job", "job_versions", "job_scale", "node", "node_stats", "alloc_stats"]
 LIST_KINDS: tuple[str, ...] = ("jobs", "allocations", "nodes", "evaluations", "deployments",
                                "namespaces", "node_pools")
-DETAIL_KINDS: tuple[str, ...] = ("job", "job_versions", "node", "node_stats", "alloc_stats")
+DETAIL_KINDS: tuple[str, ...] = ("job", "job_versions", "job_scale", "node", "node_stats", "alloc_stats")
 
 Objects = list[dict[str, Any]]
 """A list of Nomad's objects as decoded JSON."""
@@ -69,7 +69,7 @@ _NAMESPACED = frozenset({"jobs", "allocations", "evaluations", "deployments"})
 class Details:
     """Per-object reads: ``objects`` by key, and ``errors`` (key → message) for those that failed.
 
-    Keys are ``(namespace, job_id)`` for ``job`` and ``job_versions``, the node ID for ``node``
+    Keys are ``(namespace, job_id)`` for ``job``, ``job_versions`` and ``job_scale``, the node ID for ``node``
     and ``node_stats``, and the allocation ID for ``alloc_stats``.
     """
 
@@ -101,6 +101,11 @@ _LIST_PATHS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+# Per-job reads: the job, its versions with the diff of each against the one before (what
+# ``job_versions.changed_fields`` shows), and its scaling status with the scaling events.
+_JOB_SUFFIX: dict[str, str] = {"job": "", "job_versions": "/versions?diffs=true", "job_scale": "/scale"}
+
+
 # Objects per page when a list is read page by page (``per_page``). Big enough that the
 # per-request cost stays small, small enough that Nomad prepares the next page while this one
 # is decoded, and that one page's decoded objects stay small. Kinds not listed come in one page.
@@ -113,7 +118,7 @@ class LiveSource:
     Endpoints: ``GET /v1/jobs?meta=true``, ``/v1/allocations?resources=true``,
     ``/v1/nodes?resources=true``, ``/v1/evaluations``, ``/v1/deployments``,
     ``/v1/namespaces``, ``/v1/node/pools`` (all pages); per object ``/v1/job/:id``,
-    ``/v1/job/:id/versions``, ``/v1/node/:id``, ``/v1/client/stats?node_id=``,
+    ``/v1/job/:id/versions?diffs=true``, ``/v1/job/:id/scale``, ``/v1/node/:id``, ``/v1/client/stats?node_id=``,
     ``/v1/client/allocation/:id/stats`` (fanned out on a thread pool).
     """
 
@@ -162,16 +167,16 @@ class LiveSource:
         requests: dict[str, str] = {}
         by_request: dict[str, Hashable] = {}
         for key in keys:
-            if kind in ("job", "job_versions"):
+            if kind in ("job", "job_versions", "job_scale"):
                 from urllib.parse import quote
 
                 if not isinstance(key, tuple) or len(key) != 2:
                     raise ValueError(f"{kind} keys are (namespace, job_id) pairs, got {key!r}")
                 ns, job_id = key
 
-                path = f"/v1/job/{quote(str(job_id), safe='')}" + ("/versions" if kind == "job_versions" else "")
+                path = f"/v1/job/{quote(str(job_id), safe='')}" + _JOB_SUFFIX[kind]
                 rid = f"{ns}\x00{job_id}"
-                requests[rid] = path + f"?namespace={quote(str(ns), safe='')}"
+                requests[rid] = path + f"{'&' if '?' in path else '?'}namespace={quote(str(ns), safe='')}"
             elif kind == "node":
                 rid, requests[str(key)] = str(key), f"/v1/node/{key}"
             elif kind == "node_stats":

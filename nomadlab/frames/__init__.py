@@ -19,13 +19,14 @@ from .evaluations import evaluations, placement_failures
 from .jobs import job_versions, jobs, task_groups
 from .namespaces import namespaces
 from .nodes import node_events, nodes
+from .scaling import scaling_events
 from .schema import REGISTRY, Column, Schema
 from .stats import alloc_stats, node_stats
 
 FETCHERS: tuple[str, ...] = (
     "alloc_stats", "allocation_frames", "allocations", "deployments", "evaluations", "job_versions",
-    "jobs", "namespaces", "node_events", "node_stats", "nodes", "placement_failures", "task_events",
-    "task_groups", "tasks",
+    "jobs", "namespaces", "node_events", "node_stats", "nodes", "placement_failures", "scaling_events",
+    "task_events", "task_groups", "tasks",
 )
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "node_stats",
     "nodes",
     "placement_failures",
+    "scaling_events",
     "schema",
     "task_events",
     "task_groups",

@@ -260,10 +260,13 @@ def _any_of(selectors: Sequence[str], values: Sequence[str]) -> str | None:
 
 
 def _server_filter(filter: str | None, jobs: tuple[str, ...] | None, nodes: tuple[str, ...] | None,
-                   statuses: tuple[str, ...] | None) -> str | None:
-    """The ``?filter=`` expression: the caller's, ``and`` one term per given filter."""
+                   statuses: tuple[str, ...] | None, allocs: tuple[str, ...] | None = None) -> str | None:
+    """The ``?filter=`` expression: the caller's, ``and`` one term per given filter (allocation
+    IDs only when all are whole IDs: short prefixes are matched on the frames)."""
     terms = [f"({filter})"] if filter else []
-    for selectors, values in ((("JobID",), jobs), (("NodeID", "NodeName"), nodes), (("ClientStatus",), statuses)):
+    whole = allocs if allocs and all(len(a) == 36 for a in allocs) else None
+    for selectors, values in ((("JobID",), jobs), (("NodeID", "NodeName"), nodes), (("ClientStatus",), statuses),
+                              (("ID",), whole)):
         term = _any_of(selectors, values) if values else None
         if term:
             terms.append(term)
@@ -717,15 +720,16 @@ def _alloc_columns(keep: list[int] | None, **c: list[Any]) -> dict[str, list[Any
 # -- fetchers -----------------------------------------------------------------------------------
 
 def _frames(source: Any, *, namespace: str, job: str | Iterable[str] | None, node: str | Iterable[str] | None,
-            status: str | Iterable[str] | None, since: Any, until: Any, filter: str | None,
+            alloc: str | Iterable[str] | None, status: str | Iterable[str] | None, since: Any, until: Any, filter: str | None,
             want: tuple[bool, bool, bool]) -> tuple[pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame | None]:
     jobs, nodes, statuses = _values("job", job), _values("node", node), _values("status", status)
+    allocs = _values("alloc", alloc)
     unknown = [s for s in statuses or () if s not in CLIENT_STATUSES]
     if unknown:
         raise ValueError(f"status={unknown[0]!r} is not a client status; use one of {', '.join(CLIENT_STATUSES)}")
     lo, hi = _bound(since), _bound(until)
     pages = iter_pages(source_of(source), "allocations", namespace=namespace,
-                       filter=_server_filter(filter, jobs, nodes, statuses), fields=WIRE_FIELDS)
+                       filter=_server_filter(filter, jobs, nodes, statuses, allocs), fields=WIRE_FIELDS)
     default_ns = namespace if namespace != "*" else "default"
     schemas = (ALLOCATIONS, TASKS, TASK_EVENTS)
     built: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] = ([], [], [])
@@ -759,7 +763,20 @@ def _frames(source: Any, *, namespace: str, job: str | Iterable[str] | None, nod
         a, t, e = (s.join(parts) if w else None for s, parts, w in zip(schemas, built, want, strict=True))
     if a is not None:
         _link_previous(a, replaced, tracker_prev)
+    if allocs is not None:
+        a, t, e = (None if f is None else _only_allocs(f, allocs) for f in (a, t, e))
     return a, t, e
+
+
+def _only_allocs(frame: pd.DataFrame, allocs: tuple[str, ...]) -> pd.DataFrame:
+    """Rows of the allocations whose ID is, or starts with, one of ``allocs`` (short IDs work)."""
+    ids = frame["alloc_id"].astype("string")
+    keep = pd.Series(False, index=frame.index)
+    for prefix in allocs:
+        keep |= ids.str.startswith(prefix).fillna(False).astype(bool)
+    out = frame.loc[keep].reset_index(drop=True)
+    out.attrs = dict(frame.attrs)
+    return out
 
 
 def _link_previous(frame: pd.DataFrame, replaced: dict[str, str], tracker_prev: list[Any]) -> None:
@@ -787,6 +804,8 @@ _FILTERS_DOC = """
         Job ID(s) to keep.
     node
         Node ID(s) or node name(s) to keep.
+    alloc
+        Allocation ID(s) to keep, whole or as the short prefixes the CLI shows (``"8d2c"``).
     status
         Client status(es) to keep (``"failed"``, ``["lost", "failed"]``, ...).
     since, until
@@ -804,6 +823,7 @@ def allocations(
     namespace: str = "*",
     job: str | Iterable[str] | None = None,
     node: str | Iterable[str] | None = None,
+    alloc: str | Iterable[str] | None = None,
     status: str | Iterable[str] | None = None,
     since: Any = None,
     until: Any = None,
@@ -830,7 +850,7 @@ def allocations(
     >>> df.groupby("job_id", observed=True)["cpu_mhz"].sum().loc["web"] > 0
     np.True_
     """
-    return _frames(source, namespace=namespace, job=job, node=node, status=status, since=since,
+    return _frames(source, namespace=namespace, job=job, node=node, alloc=alloc, status=status, since=since,
                    until=until, filter=filter, want=(True, False, False))[0]
 
 
@@ -840,6 +860,7 @@ def tasks(
     namespace: str = "*",
     job: str | Iterable[str] | None = None,
     node: str | Iterable[str] | None = None,
+    alloc: str | Iterable[str] | None = None,
     status: str | Iterable[str] | None = None,
     since: Any = None,
     until: Any = None,
@@ -867,7 +888,7 @@ def tasks(
     >>> bool(df["oom_killed"].any()), int(df["restarts"].sum()) > 0
     (True, True)
     """
-    return _frames(source, namespace=namespace, job=job, node=node, status=status, since=since,
+    return _frames(source, namespace=namespace, job=job, node=node, alloc=alloc, status=status, since=since,
                    until=until, filter=filter, want=(False, True, False))[1]
 
 
@@ -877,6 +898,7 @@ def task_events(
     namespace: str = "*",
     job: str | Iterable[str] | None = None,
     node: str | Iterable[str] | None = None,
+    alloc: str | Iterable[str] | None = None,
     status: str | Iterable[str] | None = None,
     since: Any = None,
     until: Any = None,
@@ -904,7 +926,7 @@ def task_events(
     >>> ev.loc[ev["oom_killed"].fillna(False), "exit_code"].unique().tolist()
     [137]
     """
-    return _frames(source, namespace=namespace, job=job, node=node, status=status, since=since,
+    return _frames(source, namespace=namespace, job=job, node=node, alloc=alloc, status=status, since=since,
                    until=until, filter=filter, want=(False, False, True))[2]
 
 
@@ -914,6 +936,7 @@ def allocation_frames(
     namespace: str = "*",
     job: str | Iterable[str] | None = None,
     node: str | Iterable[str] | None = None,
+    alloc: str | Iterable[str] | None = None,
     status: str | Iterable[str] | None = None,
     since: Any = None,
     until: Any = None,
@@ -941,7 +964,7 @@ def allocation_frames(
     >>> len(frames.tasks) >= len(frames.allocations) > 0
     True
     """
-    a, t, e = _frames(source, namespace=namespace, job=job, node=node, status=status, since=since,
+    a, t, e = _frames(source, namespace=namespace, job=job, node=node, alloc=alloc, status=status, since=since,
                       until=until, filter=filter, want=(True, True, True))
     return AllocationFrames(a, t, e)
 

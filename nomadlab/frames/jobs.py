@@ -138,6 +138,9 @@ JOB_VERSIONS = register(Schema(
         Column("group_counts", "object", "Count per group (dict name → count)."),
         Column("changed_fields", "object", "Paths changed against the previous version "
                "(`TaskGroups[web].Tasks[app].Config[image]`, ...); NA without a diff."),
+        Column("changes", "object", "The same changes with their values, one line each "
+               "(`TaskGroups[api].Tasks[api].Config.image: example/api:2.3.2 → example/api:2.4.0`); "
+               "NA without a diff."),
         Column("create_index", "Int64", "Raft index at the job's creation."),
         Column("modify_index", "Int64", "Raft index of the version's last change."),
         Column("job_modify_index", "Int64", "Raft index of the version's spec."),
@@ -208,32 +211,45 @@ def _read_jobs(src: Source, kind: str, keys: list[tuple[str, str]],
     return found, errors
 
 
-def _diff_paths(node: Any, prefix: str, out: list[str]) -> None:
-    """Dotted paths of the changed fields of a JobDiff/TaskGroupDiff/TaskDiff/ObjectDiff."""
+Change = tuple[str, Any, Any]
+"""One changed field of a version diff: (path, old value, new value); None where absent."""
+
+
+def _diff_changes(node: Any, prefix: str, out: list[Change]) -> None:
+    """The changed fields of a JobDiff/TaskGroupDiff/TaskDiff/ObjectDiff, with old and new values."""
     if not isinstance(node, Mapping):
         return
     before = len(out)
-    out.extend(prefix + str(f.get("Name")) for f in node.get("Fields") or []
+    out.extend((prefix + str(f.get("Name")), f.get("Old") or None, f.get("New") or None)
+               for f in node.get("Fields") or []
                if isinstance(f, Mapping) and f.get("Type") not in (None, "None"))
     for obj in node.get("Objects") or []:
         if isinstance(obj, Mapping) and obj.get("Type") not in (None, "None"):
-            _diff_paths(obj, f"{prefix}{obj.get('Name')}.", out)
+            _diff_changes(obj, f"{prefix}{obj.get('Name')}.", out)
     for tg in node.get("TaskGroups") or []:
         if isinstance(tg, Mapping) and tg.get("Type") not in (None, "None"):
-            _diff_paths(tg, f"{prefix}TaskGroups[{tg.get('Name')}].", out)
+            _diff_changes(tg, f"{prefix}TaskGroups[{tg.get('Name')}].", out)
     for task in node.get("Tasks") or []:
         if isinstance(task, Mapping) and task.get("Type") not in (None, "None"):
-            _diff_paths(task, f"{prefix}Tasks[{task.get('Name')}].", out)
+            _diff_changes(task, f"{prefix}Tasks[{task.get('Name')}].", out)
     if len(out) == before and node.get("Type") in ("Added", "Deleted") and prefix:
-        out.append(prefix.rstrip("."))
+        kind = str(node.get("Type")).lower()
+        out.append((prefix.rstrip("."), None if kind == "added" else kind, kind if kind == "added" else None))
 
 
-def _changed_fields(diff: Any) -> list[str] | None:
+def _changes(diff: Any) -> list[Change] | None:
     if not isinstance(diff, Mapping):
         return None
-    out: list[str] = []
-    _diff_paths(diff, "", out)
+    out: list[Change] = []
+    _diff_changes(diff, "", out)
     return out
+
+
+def _describe(change: Change) -> str:
+    path, old, new = change
+    if old is None and new is None:
+        return path
+    return f"{path}: {'(none)' if old is None else old} → {'(none)' if new is None else new}"
 
 
 # -- fetchers -------------------------------------------------------------------------------
@@ -408,12 +424,12 @@ def job_versions(
     """
     src = source_of(source)
     found, errors = _read_jobs(src, "job_versions", _job_keys(src, namespace, job))
-    rows: list[tuple[tuple[str, str], Mapping[str, Any], list[str] | None]] = []
+    rows: list[tuple[tuple[str, str], Mapping[str, Any], list[Change] | None]] = []
     for key, obj in found:
         versions = [v for v in get(obj, "Versions") or [] if isinstance(v, Mapping)]
         diffs = get(obj, "Diffs")
         diffs = diffs if isinstance(diffs, list) else []
-        rows.extend((key, v, _changed_fields(diffs[i]) if i < len(diffs) else None)
+        rows.extend((key, v, _changes(diffs[i]) if i < len(diffs) else None)
                     for i, v in enumerate(versions))
     counts = [{str(g.get("Name")): g.get("Count") for g in v["TaskGroups"] if isinstance(g, Mapping)}
               if isinstance(v.get("TaskGroups"), list) else None for _, v, _ in rows]
@@ -432,7 +448,8 @@ def job_versions(
         "total_count": [None if cs is None else sum(c for c in cs.values() if isinstance(c, int))
                         for cs in counts],
         "group_counts": counts,
-        "changed_fields": [changed for _, _, changed in rows],
+        "changed_fields": [None if ch is None else [c[0] for c in ch] for _, _, ch in rows],
+        "changes": [None if ch is None else [_describe(c) for c in ch] for _, _, ch in rows],
         "create_index": [v.get("CreateIndex") for _, v, _ in rows],
         "modify_index": [v.get("ModifyIndex") for _, v, _ in rows],
         "job_modify_index": [v.get("JobModifyIndex") for _, v, _ in rows],

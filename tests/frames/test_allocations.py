@@ -405,3 +405,21 @@ def test_mangled_wire_data_never_breaks_the_frames(fuzz_base: list[dict[str, Any
             pd.testing.assert_frame_equal(fetched, getattr(frames, name))
 
     check()
+
+
+def test_alloc_filter_keeps_the_named_allocations_whole_or_by_prefix() -> None:
+    from nomadlab.client import NomadClient
+    from nomadlab.frames import allocation_frames, task_events
+    from nomadlab.sim import SimCluster
+
+    client = NomadClient(transport=SimCluster.default().transport())
+    frames = allocation_frames(client)
+    first, second = frames.allocations["alloc_id"].iloc[:2]
+    whole = allocation_frames(client, alloc=[first, second])
+    assert sorted(whole.allocations["alloc_id"]) == sorted([first, second])
+    assert set(whole.tasks["alloc_id"]) == {first, second}
+    expected = frames.task_events[frames.task_events["alloc_id"] == first].reset_index(drop=True)
+    by_prefix = task_events(client, alloc=first[:8])
+    assert set(by_prefix["alloc_id"]) == {first}
+    assert len(by_prefix) == len(expected) > 0
+    assert task_events(client, alloc="ffffffff-0000-0000-0000-000000000000").empty
