@@ -720,8 +720,9 @@ def _alloc_columns(keep: list[int] | None, **c: list[Any]) -> dict[str, list[Any
 # -- fetchers -----------------------------------------------------------------------------------
 
 def _frames(source: Any, *, namespace: str, job: str | Iterable[str] | None, node: str | Iterable[str] | None,
-            alloc: str | Iterable[str] | None, status: str | Iterable[str] | None, since: Any, until: Any, filter: str | None,
-            want: tuple[bool, bool, bool]) -> tuple[pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame | None]:
+            alloc: str | Iterable[str] | None, status: str | Iterable[str] | None, since: Any, until: Any,
+            filter: str | None, want: tuple[bool, bool, bool],
+            ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame | None]:
     jobs, nodes, statuses = _values("job", job), _values("node", node), _values("status", status)
     allocs = _values("alloc", alloc)
     unknown = [s for s in statuses or () if s not in CLIENT_STATUSES]

@@ -65,8 +65,8 @@ def scaling_events(
     >>> from nomadlab.sim.scenarios import build_scenario
     >>> from nomadlab.client import NomadClient
     >>> df = scaling_events(NomadClient(transport=build_scenario("demo").transport()), job="web")
-    >>> df[["task_group", "previous_count", "count"]].to_dict("records")
-    [{'task_group': 'frontend', 'previous_count': 9, 'count': 6}, {'task_group': 'frontend', 'previous_count': 6, 'count': 9}]
+    >>> df[["task_group", "previous_count", "count"]].values.tolist()
+    [['frontend', 9, 6], ['frontend', 6, 9]]
     """
     src = source_of(source)
     found, errors = _read_jobs(src, "job_scale", _job_keys(src, namespace, job))
