@@ -149,8 +149,15 @@ def _place(t: pd.DataFrame, usable: pd.Series, demands: list[np.ndarray]) -> int
     return unplaced
 
 
+def _job_pool(jobs: pd.DataFrame | None, namespace: str, job: str) -> str | None:
+    if jobs is None:
+        return None
+    row = jobs[(jobs["namespace"] == namespace) & (jobs["job_id"] == job)]
+    return None if row.empty or pd.isna(row["node_pool"].iloc[0]) else str(row["node_pool"].iloc[0])
+
+
 def _apply(t: pd.DataFrame, allocations: pd.DataFrame, task_groups: pd.DataFrame | None,
-           changes: Sequence[Change]) -> tuple[pd.DataFrame, dict[str, int]]:
+           changes: Sequence[Change], jobs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
     live = live_allocs(allocations)
     report = {"displaced": 0, "unplaced": 0}
     for change in changes:
@@ -167,14 +174,17 @@ def _apply(t: pd.DataFrame, allocations: pd.DataFrame, task_groups: pd.DataFrame
                 hit = (t["node_class"] == change.node_class).fillna(False).astype(bool)
                 label = f"removed (what-if: node class {change.node_class})"
             ids = set(t.loc[hit, "node_id"])
+            pool_of = dict(zip(t["node_id"], t["node_pool"], strict=True))
             moved = live[live["node_id"].isin(ids)]
             live = live[~live["node_id"].isin(ids)]
             t.loc[hit, "drain"] = True
             t.loc[hit, "note"] = label
-            demands = [np.array([a.get(r) if pd.notna(a.get(r)) else 0 for r in _RES], dtype=float)
-                       for a in moved[list(_RES)].to_dict("records")]
-            report["displaced"] += len(demands)
-            report["unplaced"] += _place(t, _usable(t), demands)
+            report["displaced"] += len(moved)
+            # each moves within its node pool (a job is placed in one pool)
+            for pool, group in moved.groupby(moved["node_id"].map(pool_of), dropna=False):
+                demands = [np.array([a.get(r) if pd.notna(a.get(r)) else 0 for r in _RES], dtype=float)
+                           for a in group[list(_RES)].to_dict("records")]
+                report["unplaced"] += _place(t, _usable(t) & (t["node_pool"] == pool).fillna(False), demands)
             if isinstance(change, RemoveNodeClass):
                 t = t[~hit].reset_index(drop=True)
         elif isinstance(change, Scale):
@@ -183,7 +193,11 @@ def _apply(t: pd.DataFrame, allocations: pd.DataFrame, task_groups: pd.DataFrame
             ask, count = _group_ask(task_groups, change.namespace, change.job, change.group)
             d = np.array([ask.cpu_mhz, ask.memory_mb, ask.disk_mb], dtype=float)
             if change.count > count:
-                report["unplaced"] += _place(t, _usable(t), [d] * (change.count - count))
+                where = _usable(t)
+                pool = _job_pool(jobs, change.namespace, change.job)
+                if pool not in (None, "all"):
+                    where &= (t["node_pool"] == pool).fillna(False)
+                report["unplaced"] += _place(t, where, [d] * (change.count - count))
             else:
                 mine = live[(live["namespace"] == change.namespace) & (live["job_id"] == change.job)
                             & (live["task_group"] == change.group)]
@@ -297,7 +311,7 @@ def fit(
         raise ValueError(f"the ask {the_ask} asks for nothing: give cpu_mhz, memory_mb or disk_mb above 0")
 
     t = _node_table(nodes, allocations)
-    t, report = _apply(t, allocations, frames.get("task_groups"), what_if)
+    t, report = _apply(t, allocations, frames.get("task_groups"), what_if, frames.get("jobs"))
     usable = _usable(t)
     reasons = np.where(t["status"] != "ready", "status " + t["status"].fillna("unknown").astype(str),
                        np.where(t["eligibility"] != "eligible", "ineligible",
