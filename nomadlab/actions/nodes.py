@@ -22,7 +22,7 @@ def _duration_ns(value: str | float) -> int:
 
     parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", value)
     if not parts or "".join(n + u for n, u in parts) != value:
-        raise NomadError(f"cannot read the duration {value!r}: write it like 1h, 30m or 90s")
+        raise ValueError(f"cannot read the duration {value!r}: write it like 1h, 30m or 90s")
     return int(sum(float(n) * _UNITS[u] for n, u in parts))
 
 
