@@ -15,21 +15,20 @@ __all__ = ["restart_alloc", "stop_alloc"]
 
 
 def _alloc(c: NomadClient, alloc_id: str) -> dict[str, Any]:
-    if len(alloc_id) < 36:
-        found = c.get("/v1/allocations", params={"prefix": alloc_id}, namespace="*").body
-        if len(found) != 1:
-            raise NomadError(f"allocation prefix {alloc_id!r} matches {len(found)} allocations: give more of the ID")
-        alloc_id = found[0]["ID"]
-    body: dict[str, Any] = c.get(f"/v1/allocation/{alloc_id}").body
+    found = c.get("/v1/allocations", params={"prefix": alloc_id}, namespace="*").body
+    if len(found) != 1:
+        raise NomadError(f"allocation {alloc_id!r} matches {len(found)} allocations: give more of the ID")
+    alloc_id = found[0]["ID"]
+    body: dict[str, Any] = c.get(f"/v1/allocation/{alloc_id}", namespace=found[0]["Namespace"]).body
     if body.get("DesiredStatus") != "run" or body.get("ClientStatus") in ("complete", "failed", "lost"):
         raise NomadError(f"allocation {alloc_id[:8]} is already {body.get('DesiredStatus')}/"
                          f"{body.get('ClientStatus')}: there is nothing to stop or restart")
     return body
 
 
-def _live_guard(c: NomadClient, alloc_id: str) -> Any:
+def _live_guard(c: NomadClient, alloc_id: str, namespace: str) -> Any:
     def check_live() -> None:
-        now = c.get(f"/v1/allocation/{alloc_id}").body
+        now = c.get(f"/v1/allocation/{alloc_id}", namespace=namespace).body
         if now.get("DesiredStatus") != "run" or now.get("ClientStatus") in ("complete", "failed", "lost"):
             raise StalePlanError(f"allocation {alloc_id[:8]} is now {now.get('DesiredStatus')}/"
                                  f"{now.get('ClientStatus')}; nothing was written: plan again")
@@ -63,7 +62,7 @@ def stop_alloc(client: NomadClient | None, alloc_id: str) -> Plan:
     return Plan("stop_alloc", full, ns, f"stop {full[:8]} ({a['JobID']}/{a['TaskGroup']}); a replacement is placed",
                 changes=_describe(a), before={"client_status": a.get("ClientStatus")},
                 after={"desired_status": "stop"}, client=c, token=token, write=write,
-                check=_live_guard(c, full), follow=follow)
+                check=_live_guard(c, full, ns), follow=follow)
 
 
 def restart_alloc(client: NomadClient | None, alloc_id: str, task: str | None = None) -> Plan:
@@ -95,4 +94,4 @@ def restart_alloc(client: NomadClient | None, alloc_id: str, task: str | None = 
     return Plan("restart_alloc", full, ns, f"restart {task or 'every task'} of {full[:8]} in place",
                 changes=_describe(a), before={"restarts": {t: s.get("Restarts") for t, s in
                                                            (a.get("TaskStates") or {}).items()}},
-                after={"task": task or "*"}, client=c, token=token, write=write, check=_live_guard(c, full))
+                after={"task": task or "*"}, client=c, token=token, write=write, check=_live_guard(c, full, ns))
