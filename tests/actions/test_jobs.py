@@ -11,8 +11,7 @@ import pytest
 from nomadlab import actions
 from nomadlab.audit import audit_log
 from nomadlab.client import NomadClient
-from nomadlab.errors import ServerError
-from nomadlab.errors import NomadError
+from nomadlab.errors import NomadError, ServerError
 from nomadlab.sim import SimCluster
 from nomadlab.sim.scenarios import group, job_spec, task
 
@@ -149,3 +148,24 @@ def test_revert_and_dispatch_surface_the_clusters_error(cluster: SimCluster, cli
         actions.dispatch(client, "web")
     records = audit_log()
     assert list(records["outcome"]) == ["healthy", "error"]
+
+
+def test_a_failed_update_with_auto_revert_is_rolled_back(cluster: SimCluster, client: NomadClient) -> None:
+    update = {"MaxParallel": 1, "HealthCheck": "task_states", "MinHealthyTime": 5_000_000_000,
+              "HealthyDeadline": 60_000_000_000, "ProgressDeadline": 120_000_000_000, "AutoRevert": True}
+
+    def svc(image: str, meta: dict[str, str] | None = None) -> dict[str, object]:
+        return job_spec("svc", [group("g", [task("t", image=image, meta=meta)], count=2, update=update)],
+                        datacenters=["dc1"])
+
+    first = actions.submit(client, svc("svc:1")).apply(confirm=True, advance=cluster.advance, step=2.0)
+    assert first.status == "healthy"
+    plan = actions.submit(client, svc("svc:2", CRASH))
+    assert plan.changes == {"g": {"DestructiveUpdate": 2}}
+    outcome = plan.apply(confirm=True, advance=cluster.advance, step=2.0, timeout=900)
+    assert outcome.status == "rolled back"
+    assert "rolling back to job version 0" in outcome.detail
+    assert outcome.task_events is not None and "Terminated" in set(outcome.task_events["type"])
+    job = cluster.state.jobs[("default", "svc")]
+    assert job["Version"] == 2
+    assert job["TaskGroups"][0]["Tasks"][0]["Config"]["image"] == "svc:1"
