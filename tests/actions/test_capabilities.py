@@ -103,3 +103,16 @@ def test_audit_record_names_the_accessor_never_the_secret(acl: tuple[SimCluster,
 def test_acls_disabled_means_allowed(cluster: SimCluster, client: NomadClient) -> None:
     plan = actions.gc(client)
     assert plan.token is None
+
+
+@pytest.mark.parametrize(("rules", "namespace", "expected"), [
+    ({"namespace": [{"default": {"policy": "write"}}]}, "default", True),
+    ({"namespace": [{"*": {"policy": "write"}}, {"default": {"policy": "deny"}}]}, "default", False),
+    ({"namespace": [{"*": {"policy": "read"}}, {"te*": {"capabilities": ["submit-job"]}}]}, "team", True),
+    ({"namespace": [{"te*": {"capabilities": ["submit-job"]}}]}, "default", False),
+], ids=["write", "exact-deny-beats-glob", "longest-glob-wins", "no-match"])
+def test_policy_rules_resolve_like_nomad(rules: dict[str, object], namespace: str, expected: bool) -> None:
+    from nomadlab.actions._acl import _namespace_caps
+
+    caps = _namespace_caps(rules, namespace) or set()
+    assert ("submit-job" in caps and "deny" not in caps) is expected

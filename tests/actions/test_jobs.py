@@ -169,3 +169,14 @@ def test_a_failed_update_with_auto_revert_is_rolled_back(cluster: SimCluster, cl
     job = cluster.state.jobs[("default", "svc")]
     assert job["Version"] == 2
     assert job["TaskGroups"][0]["Tasks"][0]["Config"]["image"] == "svc:1"
+
+
+def test_dispatch_is_sent_once_and_its_error_shown(cluster: SimCluster, client: NomadClient) -> None:
+    cluster.register_job(job_spec("report", [group("g", [task("t")])], job_type="batch", datacenters=["dc1"],
+                                  parameterized={"Payload": "optional", "MetaOptional": ["day"]}))
+    plan = actions.dispatch(client, "report", payload="hello", meta={"day": "mon"})
+    assert plan.changes == {"payload bytes": 5, "meta": {"day": "mon"}}
+    jobs = set(cluster.state.jobs)
+    with pytest.raises(ServerError, match="501"):
+        plan.apply(confirm=True)
+    assert set(cluster.state.jobs) == jobs
