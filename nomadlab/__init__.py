@@ -27,12 +27,14 @@ _EXPORTS: dict[str, str] = {
     "QueryMeta": "nomadlab.client",
     "Reply": "nomadlab.client",
     "RetryPolicy": "nomadlab.retries",
+    "audit_log": "nomadlab.audit",
     "connect": "nomadlab.connection",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
+    from nomadlab.audit import audit_log as audit_log
     from nomadlab.client import NomadClient as NomadClient
     from nomadlab.client import QueryMeta as QueryMeta
     from nomadlab.client import Reply as Reply

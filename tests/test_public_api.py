@@ -18,6 +18,12 @@ def test_every_exported_name_resolves_to_its_module() -> None:
         assert obj.__module__ == nomadlab._EXPORTS[name]
 
 
+def test_audit_log_reader_is_exported() -> None:
+    assert "audit_log" in nomadlab.__all__
+    assert nomadlab._EXPORTS["audit_log"] == "nomadlab.audit"
+    assert list(nomadlab._EXPORTS) == sorted(nomadlab._EXPORTS)
+
+
 def test_unknown_attribute_raises() -> None:
     try:
         nomadlab.no_such_name  # noqa: B018
