@@ -101,7 +101,8 @@ def template() -> go.layout.Template:
         font={"family": FONT, "size": 13, "color": "#222222"},
         title={"x": 0.01, "xanchor": "left", "font": {"size": 17}},
         hoverlabel={"font": {"family": FONT, "size": 12}},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0.0, "xanchor": "left"},
-        margin={"l": 70, "r": 30, "t": 90, "b": 60},
+        legend={"orientation": "v", "yanchor": "top", "y": 1.0, "x": 1.02, "xanchor": "left",
+                "tracegroupgap": 4},
+        margin={"l": 70, "r": 30, "t": 80, "b": 60},
     )
     return tmpl

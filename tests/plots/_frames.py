@@ -94,3 +94,67 @@ def usage_frame(
     df["metric"] = df["metric"].astype("category")
     df["value"] = df["value"].astype("float64")
     return df
+
+
+def timeline_frame() -> pd.DataFrame:
+    """An ``incident_timeline`` frame: a deployment that fails, an OOM kill, a node down and back."""
+    rows = [
+        (0, "job_version", "info", "web", None, None, None, "registered", "job web version 3 registered"),
+        (1, "deployment", "info", "web", "d-1", None, None, "running", "deployment d-1 started for web v3"),
+        (4, "task_event", "error", "web", None, "n1", "node-1", "Terminated", "app OOM killed (exit 137)"),
+        (5, "alloc_status", "error", "web", None, "n1", "node-1", "failed", "allocation web.web[0] failed"),
+        (6, "node_status", "critical", None, None, "n2", "node-2", "down", "node node-2 is down"),
+        (9, "deployment", "error", "web", "d-1", None, None, "failed", "deployment d-1 failed: unhealthy allocs"),
+        (14, "node_status", "info", None, None, "n2", "node-2", "ready", "node node-2 is ready"),
+        (15, "evaluation", "warning", "web", None, None, None, "blocked", "evaluation blocked: memory exhausted"),
+    ]
+    df = pd.DataFrame(rows, columns=["m", "kind", "severity", "job_id", "deployment_id", "node_id", "node_name",
+                                     "type", "description"])
+    df.insert(0, "time", [T0 + pd.Timedelta(minutes=m) for m in df.pop("m")])
+    df["kind"] = pd.Categorical(df["kind"], categories=["job_version", "deployment", "evaluation", "alloc_status",
+                                                        "task_event", "node_event", "node_status", "scaling"])
+    df["severity"] = pd.Categorical(df["severity"], categories=["info", "warning", "error", "critical"])
+    for c in ("namespace", "task_group", "alloc_id", "task", "eval_id"):
+        df[c] = pd.NA
+    df["version"] = pd.array([3] + [pd.NA] * (len(df) - 1), dtype="Int64")
+    df["details"] = [{} for _ in range(len(df))]
+    cols = ["time", "kind", "severity", "namespace", "job_id", "task_group", "alloc_id", "node_id", "node_name",
+            "task", "eval_id", "deployment_id", "version", "type", "description", "details"]
+    df = df[cols]
+    for c in ("namespace", "job_id", "task_group", "alloc_id", "node_id", "node_name", "task", "eval_id",
+              "deployment_id", "type", "description"):
+        df[c] = df[c].astype("string")
+    return df
+
+
+def rightsizing_frame() -> pd.DataFrame:
+    """A ``rightsizing`` frame: two tasks, CPU and memory, one with too few samples."""
+    rows = [
+        ("web", "web", "app", "cpu", "MHz", 1000.0, 1000.0, 120, 200.0, 310.0, 350.0, 420.0, 0.0, 400.0, 3, None),
+        ("web", "web", "app", "memory", "MB", 2048.0, 2048.0, 120, 600.0, 900.0, 950.0, 1200.0, 0.0, 1100.0, 3,
+         None),
+        ("api", "api", "srv", "cpu", "MHz", 500.0, 500.0, 2, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, 1,
+         "too few samples (2 < 30)"),
+        ("api", "api", "srv", "memory", "MB", 512.0, 512.0, 120, 450.0, 500.0, 505.0, 530.0, 8.0, 600.0, 1, None),
+    ]
+    df = pd.DataFrame(rows, columns=["job_id", "task_group", "task", "resource", "unit", "ask", "limit", "samples",
+                                     "p50", "p95", "p99", "max", "above_ask_pct", "suggested", "instances", "note"])
+    df.insert(0, "namespace", "default")
+    df["freed"] = (df["ask"] - df["suggested"]) * df["instances"]
+    df["samples"] = df["samples"].astype("Int64")
+    df["resource"] = pd.Categorical(df["resource"], categories=["cpu", "memory"])
+    for c in ("namespace", "job_id", "task_group", "task", "unit", "note"):
+        df[c] = df[c].astype("string")
+    return df[["namespace", "job_id", "task_group", "task", "resource", "unit", "ask", "limit", "samples", "p50",
+               "p95", "p99", "max", "above_ask_pct", "suggested", "instances", "freed", "note"]]
+
+
+def jobs_frame() -> pd.DataFrame:
+    """A ``jobs`` frame with three jobs' summary counts."""
+    schema = REGISTRY["jobs"]
+    data: dict[str, list[Any]] = {c.name: [None] * 3 for c in schema.columns}
+    data.update(namespace=["default", "default", "batch"], job_id=["web", "api", "etl"],
+                type=["service", "service", "batch"], status=["running", "running", "dead"],
+                queued=[0, 2, 0], starting=[0, 0, 0], running=[3, 1, 0], complete=[0, 0, 5], failed=[1, 4, 0],
+                lost=[0, 1, 0], unknown=[0, 0, 0])
+    return schema.build(data)
