@@ -158,3 +158,11 @@ def jobs_frame() -> pd.DataFrame:
                 queued=[0, 2, 0], starting=[0, 0, 0], running=[3, 1, 0], complete=[0, 0, 5], failed=[1, 4, 0],
                 lost=[0, 1, 0], unknown=[0, 0, 0])
     return schema.build(data)
+
+
+def restart_counts_frame() -> pd.DataFrame:
+    """Restart counts per allocation × task, the input of ``restarts_chart``."""
+    return pd.DataFrame({
+        "job_id": ["web", "web", "api", "etl"], "node_id": ["n1", "n2", "n1", "n2"], "task": ["app", "log", "srv", "x"],
+        "restarts": [3, 1, 0, 2], "oom_kills": [1, 0, 0, 0], "failures": [0, 1, 2, 0],
+    })

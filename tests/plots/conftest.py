@@ -48,7 +48,4 @@ def jobs() -> pd.DataFrame:
 
 @pytest.fixture
 def restart_counts() -> pd.DataFrame:
-    return pd.DataFrame({
-        "job_id": ["web", "web", "api", "etl"], "node_id": ["n1", "n2", "n1", "n2"], "task": ["app", "log", "srv", "x"],
-        "restarts": [3, 1, 0, 2], "oom_kills": [1, 0, 0, 0], "failures": [0, 1, 2, 0],
-    })
+    return F.restart_counts_frame()
