@@ -56,7 +56,7 @@ def job_status(jobs: pd.DataFrame, *, top: int = 40) -> go.Figure:
     title = "Allocations per job, by client status"
     if len(jobs) > top:
         title += f"<br><sup>the {top} of {len(jobs)} jobs with the most failed and lost allocations</sup>"
-    fig = figure(title, barmode="stack", height=max(320, 26 * len(order) + 180))
+    fig = figure(title, barmode="stack", height=max(320, 26 * len(order) + 180), legend={"traceorder": "normal"})
     for col in cols:
         fig.add_trace(go.Bar(
             name=col, orientation="h", y=label[order].tolist(), x=counts.loc[order, col].to_numpy(),
