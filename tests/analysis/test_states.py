@@ -96,3 +96,20 @@ def test_empty_events_give_the_typed_empty_frame() -> None:
     assert spans.empty and list(spans.columns) == list(SPAN_COLUMNS)
     assert str(spans["start"].dtype) == "datetime64[ns, UTC]"
     assert list(spans["state"].cat.categories) == ["pending", "running", "dead"]
+
+
+def test_last_span_agrees_with_nomads_task_state_on_the_demo_cluster() -> None:
+    from nomadlab.client import NomadClient
+    from nomadlab.frames import allocation_frames
+    from nomadlab.sim.scenarios import build_scenario
+    from nomadlab.sources import LiveSource
+
+    frames = allocation_frames(LiveSource(NomadClient(transport=build_scenario("demo", seed=0).transport())))
+    spans = task_spans(frames.task_events, frames.tasks)
+    last = spans.drop_duplicates(["alloc_id", "task"], keep="last").merge(
+        frames.tasks[["alloc_id", "task", "state"]], on=["alloc_id", "task"], suffixes=("_span", "_nomad"))
+    assert len(last) > 100
+    assert (last["state_span"].astype(str) == last["state_nomad"].astype(str)).all()
+    assert set(spans["state"].astype(str)) == {"pending", "running", "dead"}
+    ordered = spans.groupby(["alloc_id", "task"])["start"].apply(lambda s: s.is_monotonic_increasing)
+    assert ordered.all()

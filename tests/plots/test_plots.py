@@ -261,3 +261,26 @@ def test_rightsizing_chart_one_panel_per_resource(rightsizing: pd.DataFrame) -> 
     assert np.isnan(float(cpu_max["x"][1]))                        # too few samples: no marker
     assert cpu_max["customdata"][1][1] == "too few samples (2 < 30)"
     assert "samples: %{customdata[0]}" in cpu_max["hovertemplate"]
+
+
+def test_plots_take_the_frames_of_the_demo_cluster_as_they_are() -> None:
+    from nomadlab.client import NomadClient
+    from nomadlab.frames import allocation_frames, jobs
+    from nomadlab.sim.scenarios import build_scenario
+    from nomadlab.sources import CachedSource, LiveSource
+
+    source = CachedSource(LiveSource(NomadClient(transport=build_scenario("demo", seed=0).transport())))
+    frames = allocation_frames(source)
+    job_frame = jobs(source)
+    status = plots.job_status(job_frame)
+    total = sum(float(np.sum(t["x"])) for t in _traces(status))
+    summary = job_frame[["queued", "starting", "running", "complete", "failed", "lost", "unknown"]]
+    assert total == float(summary.fillna(0).to_numpy().sum())
+    timeline = plots.task_timeline(frames.task_events, max_rows=25)
+    rows = {y for t in _traces(timeline) if t["type"] == "bar" for y in t["y"]}
+    assert len(rows) == 25
+    counts = frames.tasks.assign(oom_kills=frames.tasks["oom_killed"].fillna(False).astype(int),
+                                 failures=frames.tasks["failed"].fillna(False).astype(int))
+    chart = plots.restarts_chart(counts, by="job_id", top=1_000)
+    assert sum(_named(chart, "restarts")[0]["x"]) == float(frames.tasks["restarts"].sum())
+    assert sum(_named(chart, "failures")[0]["x"]) == float(counts["failures"].sum())
