@@ -88,7 +88,8 @@ def task_spans(
         ``namespace``, ``job_id``, ``task_group``, ``alloc_id``, ``node_id``, ``task``;
         ``span`` (0, 1, ... within the task), ``state`` (categorical pending/running/dead),
         ``start`` and ``end`` (UTC; ``end`` is the next span's start, ``NaT`` while open),
-        ``duration``, ``restarts`` (restarts before the span began: the attempt number) and
+        ``duration``, ``restarts`` (restarts so far, the one a span begins with included: the
+        pending span after the first ``Restarting`` and the run after it count 1) and
         ``events`` (events in the span). ``attrs["restarts"]`` is the restarts counted per
         allocation × task (a Series), which undercounts when Nomad dropped older events
         (``tasks.restarts`` is Nomad's own count).
@@ -127,7 +128,7 @@ def task_spans(
     new_span = np.r_[True, (group[1:] != group[:-1]) | (state[1:] != state[:-1])]
     span_id = np.cumsum(new_span) - 1
     restarting = (types == "Restarting").to_numpy().astype(np.int64)
-    restarts_before = pd.Series(restarting).groupby(group).cumsum().to_numpy() - restarting
+    restarts_so_far = pd.Series(restarting).groupby(group).cumsum().to_numpy()
     first = np.flatnonzero(new_span)
     counts = np.bincount(span_id)
 
@@ -142,7 +143,7 @@ def task_spans(
     end = out["start"].shift(-1)
     end[~next_same] = pd.NaT
     out["end"] = end
-    out["restarts"] = pd.array(restarts_before[first], dtype="Int64")
+    out["restarts"] = pd.array(restarts_so_far[first], dtype="Int64")
     out["events"] = pd.array(counts, dtype="Int64")
 
     close = _close_time(now, tasks)

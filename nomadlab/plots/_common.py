@@ -13,8 +13,6 @@ if TYPE_CHECKING:
 
 __all__ = ["figure", "require", "subplots", "unit_label"]
 
-_UNIT_WORDS = {"MHz": "MHz", "MB": "MB", "bytes": "MB"}
-
 
 def require(frame: pd.DataFrame, columns: Iterable[str], *, plot: str, frame_name: str) -> None:
     """Raise a ``ValueError`` naming the missing columns and the frame the plot expects."""

@@ -119,7 +119,7 @@ def task_timeline(
             customdata=np.column_stack([part["start"].dt.strftime("%Y-%m-%d %H:%M:%S UTC"),
                                         end.dt.strftime("%Y-%m-%d %H:%M:%S UTC"), part["restarts"].fillna(0)]),
             hovertemplate=(f"<b>%{{y}}</b><br>{state} from %{{customdata[0]}}<br>to %{{customdata[1]}}"
-                           "<br>restarts before: %{customdata[2]}<extra></extra>"),
+                           "<br>restarts so far: %{customdata[2]}<extra></extra>"),
         ))
     message = ev["message"].astype("string").fillna("") if "message" in ev else pd.Series("", index=ev.index)
     picks = {"restart": restart & ev_keep, "oom kill": oom & ev_keep, "failure": fails & ev_keep & ~oom}
@@ -128,7 +128,7 @@ def task_timeline(
         trace = go.Scattergl if int(mask.sum()) > WEBGL_THRESHOLD else go.Scatter
         fig.add_trace(trace(
             name=kind, mode="markers", x=rows["time"], y=_row_labels(rows),
-            marker={k: v for k, v in EVENT_MARKERS[kind].items()},
+            marker=dict(EVENT_MARKERS[kind]),
             customdata=np.column_stack([rows["type"].astype("string").fillna(""), message[mask]]),
             hovertemplate=(f"<b>%{{y}}</b><br>{kind}: %{{customdata[0]}}<br>%{{x|{HOVER_TIME}}}"
                            "<br>%{customdata[1]}<extra></extra>"),

@@ -34,7 +34,7 @@ def test_spans_follow_the_task_runner_states() -> None:
     assert a1["end"].iloc[:4].tolist() == [_s(10), _s(70), _s(85), _s(200)]
     assert pd.isna(a1["end"].iloc[4])           # open: no `now`, no tasks frame
     assert a1["duration"].iloc[1] == pd.Timedelta(seconds=60)
-    assert a1["restarts"].tolist() == [0, 0, 0, 1, 1]
+    assert a1["restarts"].tolist() == [0, 0, 1, 1, 1]
     assert a1["events"].tolist() == [3, 2, 1, 2, 1]
     assert a1["span"].tolist() == [0, 1, 2, 3, 4]
     assert spans.attrs["restarts"].loc[("a1", "app")] == 1
@@ -74,7 +74,7 @@ def test_a_driver_failure_that_restarts_is_pending_again_not_dead() -> None:
         {"time": 30, "type": "Setup Failure", "fails_task": True},
     ]))
     assert spans["state"].astype(str).tolist() == ["pending", "running", "dead"]
-    assert spans["restarts"].tolist() == [0, 1, 1]
+    assert spans["restarts"].tolist() == [0, 1, 1]   # one pending span 0-20 s: it never ran before
     assert spans["start"].tolist() == [_s(0), _s(20), _s(30)]
 
 
