@@ -162,7 +162,9 @@ def restarts_chart(
     Returns
     -------
     plotly.graph_objects.Figure
-        Three grouped horizontal bar traces: ``restarts``, ``oom_kills``, ``failures``.
+        Three grouped horizontal bar traces: ``restarts``, ``oom kills``, ``failures``, the groups
+        with the most failures first; groups with no restart, OOM kill or failure are left out
+        (the title says how many).
 
     Examples
     --------
@@ -175,11 +177,18 @@ def restarts_chart(
             frame_name="restart counts (job_id, task, restarts, oom_kills, failures)")
     counts = frame[["restarts", "oom_kills", "failures"]].astype("Float64").fillna(0)
     sums = counts.groupby(frame[by].astype("string").fillna("(none)")).sum()
+    groups = len(sums)
+    sums = sums[sums.sum(axis=1) > 0]
+    troubled = len(sums)
     sums = sums.sort_values(["failures", "oom_kills", "restarts"], ascending=False).head(top)
     title = f"Restarts, OOM kills and failures by {by.replace('_', ' ')}"
-    groups = frame[by].nunique()
-    if groups > top:
-        title += f"<br><sup>the {top} worst of {groups} shown</sup>"
+    notes = []
+    if troubled > top:
+        notes.append(f"the {top} worst of {troubled} shown")
+    if troubled < groups:
+        notes.append(f"{groups - troubled} of {groups} with none left out")
+    if notes:
+        title += f"<br><sup>{'; '.join(notes)}</sup>"
     fig = figure(title, barmode="group", height=max(320, 28 * len(sums) + 180))
     for col in ("restarts", "oom_kills", "failures"):
         fig.add_trace(go.Bar(

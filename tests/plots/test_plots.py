@@ -243,6 +243,10 @@ def test_restarts_chart_sums_per_group(restart_counts: pd.DataFrame) -> None:
     assert _axis_title(fig, "xaxis") == "events (count)"
     top = plots.restarts_chart(restart_counts, by="node_id", top=1)
     assert "the 1 worst of 2 shown" in top.layout.title.text
+    quiet = pd.concat([restart_counts, restart_counts.head(1).assign(job_id="calm", restarts=0, oom_kills=0)])
+    calm = plots.restarts_chart(quiet, by="job_id")
+    assert "calm" not in _named(calm, "restarts")[0]["y"]
+    assert "1 of 4 with none left out" in calm.layout.title.text
     with pytest.raises(ValueError, match="oom_kills"):
         plots.restarts_chart(restart_counts.drop(columns="oom_kills"))
 
