@@ -51,7 +51,7 @@ def rightsizing_chart(rightsizing: pd.DataFrame, *, top: int = 25) -> go.Figure:
     resources = [r for r in ("cpu", "memory") if (rightsizing["resource"].astype("string") == r).any()] or ["memory"]
     longest = max((int((rightsizing["resource"].astype("string") == r).sum()) for r in resources), default=0)
     fig = subplots("Right-sizing: ask against p95 and max use", rows=1, cols=len(resources),
-                   subplot_titles=[f"{_UNITS[r][0]} ({_UNITS[r][1]})" for r in resources], horizontal_spacing=0.18)
+                   subplot_titles=[_UNITS[r][0] for r in resources], horizontal_spacing=0.18)
     fig.update_layout(barmode="overlay", height=max(340, 26 * min(longest, top) + 200), hovermode="closest")
     for col, resource in enumerate(resources, start=1):
         rows = rightsizing[rightsizing["resource"].astype("string") == resource]
