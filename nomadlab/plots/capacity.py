@@ -58,7 +58,8 @@ def node_utilization(
     plotly.graph_objects.Figure
         Three stacked bar traces (``reserved``, ``allocated``, ``headroom``, whose sum is the
         node's capacity) and one ``used`` marker trace per panel; nodes without usage have no
-        marker. Hover gives the capacity, allocatable and both percentages.
+        marker. A node whose ``status`` is not ``ready`` is labelled with it (``node-3 (down)``).
+        Hover gives the capacity, allocatable and both percentages.
 
     Examples
     --------
@@ -83,7 +84,12 @@ def node_utilization(
     for col, panel in enumerate(panels, start=1):
         part = rows if not facet else rows[rows[facet].astype("string").fillna("(none)") == panel]
         part = part.sort_values(sort_by, ascending=False, kind="stable", na_position="last")
-        x = part["node_name"].astype("string").fillna(part.get("node_id", "?")).tolist()
+        names = part["node_name"].astype("string").fillna(part["node_id"].astype("string")
+                                                          if "node_id" in part else "?")
+        if "status" in part:   # a node that is not ready says so under its bar
+            status = part["status"].astype("string").fillna("ready")
+            names = names.where(status == "ready", names + " (" + status + ")")
+        x = names.tolist()
         hover = np.column_stack([part["capacity"], part["allocatable"] if "allocatable" in part else
                                  part["capacity"] - part["reserved"], part["allocated_pct"], part["used_pct"]])
         where = {"row": 1, "col": col} if len(panels) > 1 else {}

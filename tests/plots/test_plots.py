@@ -84,7 +84,7 @@ def test_node_utilization_stacks_to_capacity_and_marks_used_apart(capacity: pd.D
         by_panel.setdefault(t.get("xaxis", "x"), {})[t["name"]] = np.asarray(t["y"], dtype=float)
         by_panel[t.get("xaxis", "x")]["x"] = np.asarray(t["x"])
     default = by_panel["x"]
-    assert default["x"].tolist() == ["node-1", "node-3"]
+    assert default["x"].tolist() == ["node-1", "node-3 (down)"]
     np.testing.assert_allclose(default["reserved"] + default["allocated"] + default["headroom"], [8000, 8000])
     np.testing.assert_allclose(default["allocated"], [6000, 2000])
     gpu = by_panel["x2"]
@@ -107,7 +107,7 @@ def test_node_utilization_cpu_without_facets(capacity: pd.DataFrame) -> None:
     allocated = _named(fig, "allocated")
     assert len(allocated) == 1
     # used_pct: node-1 3000/7500=40%, node-3 1500/7500=20%, node-2 NaN last
-    assert list(allocated[0]["x"]) == ["node-1", "node-3", "node-2"]
+    assert list(allocated[0]["x"]) == ["node-1", "node-3 (down)", "node-2"]
 
 
 def test_node_utilization_names_missing_columns(capacity: pd.DataFrame) -> None:
