@@ -10,7 +10,8 @@ mapping of frames already at hand, and returns a plain DataFrame whose columns a
 - :func:`rightsizing`: observed usage against the asks, and what to ask instead;
 - :func:`node_health`: every node that is not plainly healthy, and why;
 - :func:`incident_timeline`: one ordered frame of everything that happened;
-- :func:`restarts`, :func:`failures`: crash loops, OOM kills, exit codes.
+- :func:`restarts`, :func:`failures`: crash loops, OOM kills, exit codes;
+- :func:`task_spans`: the pending / running / dead spans of each task, from its events.
 
 The functions are imported here, at package import, so that ``nomadlab.analysis.capacity``
 is always the function and never the submodule of the same name (as in ``nomadlab.frames``).
@@ -23,6 +24,7 @@ from .failures import failures, restarts
 from .fit import AddNodes, Ask, Drain, DrainDatacenter, RemoveNodeClass, Scale, fit
 from .health import node_health
 from .rightsizing import rightsizing
+from .states import task_spans
 from .timeline import incident_timeline
 
 __all__ = [
@@ -39,4 +41,5 @@ __all__ = [
     "node_health",
     "restarts",
     "rightsizing",
+    "task_spans",
 ]
