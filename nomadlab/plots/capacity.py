@@ -26,9 +26,13 @@ _NODE_COLUMNS = ("node_name", "resource", "unit", "capacity", "reserved", "alloc
 _RESOURCE_WORD = {"cpu": "CPU", "memory": "memory", "disk": "disk"}
 
 
+_SUBTITLE = ("allocatable = capacity − reserved · allocated: what the scheduler reserved for allocations · "
+             "used: what they use (latest stats)")
+
+
 def _method(capacity: pd.DataFrame) -> str:
-    method = capacity.attrs.get("method")
-    return f"<br><sup>{method}</sup>" if method else ""
+    """A one-line reminder of what the figures mean (the frame's full ``method`` is in its attrs)."""
+    return f"<br><sup>{_SUBTITLE}</sup>" if capacity.attrs.get("method") else ""
 
 
 def node_utilization(
@@ -106,7 +110,8 @@ def node_utilization(
         used = part["used"]
         fig.add_trace(go.Scatter(
             name="used", x=x, y=used, mode="markers", legendgroup="used", showlegend=col == 1,
-            marker={"symbol": "line-ew", "size": 22, "color": CAPACITY_COLORS["used"],
+            marker={"symbol": "line-ew", "size": max(6, min(22, 500 // max(len(x), 1))),
+                    "color": CAPACITY_COLORS["used"],
                     "line": {"width": 4, "color": CAPACITY_COLORS["used"]}},
             customdata=part[["used_pct"]].to_numpy(),
             hovertemplate=f"<b>%{{x}}</b><br>used: %{{y:,.0f}} {unit} (%{{customdata[0]:.1f}}% of allocatable)"
