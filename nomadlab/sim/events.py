@@ -186,8 +186,11 @@ class EventBroker:
 
     # -- subscribing --------------------------------------------------------------------------
     @staticmethod
-    def _wanted(event: _Event, topics: dict[str, set[str]], namespace: str) -> bool:
-        if namespace != "*" and event.namespace not in ("", namespace):
+    def _wanted(event: _Event, topics: dict[str, set[str]], namespace: str | frozenset[str]) -> bool:
+        if isinstance(namespace, str):
+            if namespace != "*" and event.namespace not in ("", namespace):
+                return False
+        elif event.namespace and event.namespace not in namespace:
             return False
         for topic in (event.topic, "*"):
             keys = topics.get(topic)
@@ -202,9 +205,13 @@ class EventBroker:
             return [(i, list(evs)) for i, evs in self.frames if i >= index]
 
     def subscribe(
-        self, *, index: int, topics: dict[str, set[str]], namespace: str, poll_s: float = 1.0
+        self, *, index: int, topics: dict[str, set[str]], namespace: str | frozenset[str], poll_s: float = 1.0
     ) -> Iterator[bytes]:
-        """NDJSON lines for a subscriber; yields ``b""`` when idle so a server can notice a hang-up."""
+        """NDJSON lines for a subscriber; yields ``b""`` when idle so a server can notice a hang-up.
+
+        ``namespace`` is one name (``*`` for all), or the set of names whose events are sent;
+        events without a namespace (nodes) always pass.
+        """
         yield HEARTBEAT
         next_index = index
         last_beat = time.monotonic()

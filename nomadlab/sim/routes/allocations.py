@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import wire
+from ..acl import require_ns, visible
 from ..errors import NomadHTTPError
 from ..http import Request, Response
 from ..router import Router, blocking, json_response, namespace_of, paginate, query_bool
@@ -46,10 +47,17 @@ def alloc_get(c: SimCluster, req: Request, alloc_id: str) -> Response:
         alloc = c.state.allocs.get(alloc_id)
         if alloc is None:
             raise NomadHTTPError(404, "alloc not found")
+        if not visible(req, alloc["Namespace"], "read-job"):
+            # Alloc.GetAlloc answers structs.NewErrUnknownAllocation, an uncoded error: 500.
+            raise NomadHTTPError(500, f'Unknown allocation "{alloc_id}"')
         return json_response(req, alloc, index=alloc["ModifyIndex"] or index, meta=True)
 
 
 def alloc_stop(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    with c.state.lock:
+        alloc = c.state.allocs.get(alloc_id)
+        if alloc is not None:
+            require_ns(req, alloc["Namespace"], "alloc-lifecycle")
     reply = c.stop_alloc(
         alloc_id,
         no_shutdown_delay=query_bool(req, "no_shutdown_delay"),

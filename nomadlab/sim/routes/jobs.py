@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import wire
+from ..acl import require_ns
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
 from ..router import (
@@ -63,7 +64,8 @@ def _register(c: SimCluster, req: Request, path_id: str | None) -> dict[str, Any
         raise bad_request("Job must be specified")
     if path_id is not None and ci_get(job, "ID") != path_id:
         raise bad_request("Job ID does not match name")
-    namespace = ci_get(job, "Namespace") or req.param("namespace") or None
+    namespace = namespace_for_job(req, body, job)
+    require_ns(req, namespace, "submit-job")
     return c.register_job(
         job,
         namespace=namespace,
@@ -73,6 +75,16 @@ def _register(c: SimCluster, req: Request, path_id: str | None) -> dict[str, Any
         preserve_counts=bool(ci_get(body, "PreserveCounts", False)),
         submission=ci_get(body, "Submission"),
     )
+
+
+def namespace_for_job(req: Request, body: Any, job: Any) -> str:
+    """The namespace a job body is written to, as Nomad's ``namespaceForJob`` picks it
+    (``command/agent/job_endpoint.go``): ``?namespace=`` first, then the request body's
+    ``Namespace``, then ``Job.Namespace``, else ``default``."""
+    for candidate in (req.param("namespace"), ci_get(body, "Namespace"), ci_get(job, "Namespace")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return "default"
 
 
 def job_specific(c: SimCluster, req: Request, rest: str) -> Response:
@@ -184,7 +196,8 @@ def job_plan(c: SimCluster, req: Request, job_id: str) -> Response:
         raise bad_request("Job must be specified")
     if ci_get(job, "ID") != job_id:
         raise bad_request("Job ID does not match")
-    namespace = ci_get(job, "Namespace") or req.param("namespace") or None
+    namespace = namespace_for_job(req, body, job)
+    require_ns(req, namespace, "submit-job")
     reply = c.plan_job(job, namespace=namespace, diff=bool(ci_get(body, "Diff", False)))
     return json_response(req, reply, index=reply["Index"])
 
@@ -253,6 +266,7 @@ def job_submission(c: SimCluster, req: Request, job_id: str) -> Response:
 
 
 def _not_simulated(c: SimCluster, req: Request, job_id: str) -> Response:
+    require_ns(req, namespace_of(req), "read-job" if req.method == "GET" else "submit-job")
     raise NomadHTTPError(501, "not supported by nomadlab.sim (see FIDELITY.md)")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import wire
+from ..acl import visible
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
 from ..router import Router, blocking, json_response, paginate, query_bool
@@ -48,7 +49,8 @@ def node_allocations(c: SimCluster, req: Request, node_id: str) -> Response:
         raise NomadHTTPError(405, "Invalid method")
     index = blocking(c, req, ["allocs"])
     with c.state.lock:
-        allocs = sorted(c.state.node_allocs(node_id), key=lambda a: a["CreateIndex"])
+        allocs = sorted((a for a in c.state.node_allocs(node_id) if visible(req, a["Namespace"], "read-job")),
+                        key=lambda a: a["CreateIndex"])
         return json_response(req, allocs, index=index, meta=True)
 
 
