@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import wire
+from .. import request_types, wire
 from ..acl import require_ns
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
@@ -58,7 +58,7 @@ def jobs_register(c: SimCluster, req: Request) -> Response:
 
 
 def _register(c: SimCluster, req: Request, path_id: str | None) -> dict[str, Any]:
-    body = decode_body(req)
+    body = decode_body(req, request_types.JOB_REGISTER)
     job = ci_get(body, "Job")
     if not job:
         raise bad_request("Job must be specified")
@@ -190,7 +190,7 @@ def job_versions(c: SimCluster, req: Request, job_id: str) -> Response:
 def job_plan(c: SimCluster, req: Request, job_id: str) -> Response:
     if req.method not in ("PUT", "POST"):
         raise NomadHTTPError(405, "Invalid method")
-    body = decode_body(req)
+    body = decode_body(req, request_types.JOB_PLAN)
     job = ci_get(body, "Job")
     if not job:
         raise bad_request("Job must be specified")
@@ -215,7 +215,7 @@ def job_scale(c: SimCluster, req: Request, job_id: str) -> Response:
             return json_response(req, status, index=index, meta=True)
     if req.method not in ("PUT", "POST"):
         raise NomadHTTPError(405, "Invalid method")
-    body = decode_body(req) or {}
+    body = decode_body(req, request_types.SCALING) or {}
     target = ci_get(body, "Target") or {}
     if ci_get(target, "Job") and ci_get(target, "Job") != job_id:
         raise bad_request("job ID in payload did not match URL")
@@ -237,7 +237,7 @@ def job_scale(c: SimCluster, req: Request, job_id: str) -> Response:
 def job_evaluate(c: SimCluster, req: Request, job_id: str) -> Response:
     if req.method not in ("PUT", "POST"):
         raise NomadHTTPError(405, "Invalid method")
-    body = decode_body(req, required=False)
+    body = decode_body(req, request_types.JOB_EVALUATE, required=False)
     if body is not None:
         body_id = ci_get(body, "JobID")
         if not body_id:

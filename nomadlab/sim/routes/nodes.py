@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import wire
+from .. import request_types, wire
 from ..acl import visible
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
@@ -55,7 +55,7 @@ def node_allocations(c: SimCluster, req: Request, node_id: str) -> Response:
 
 
 def node_drain(c: SimCluster, req: Request, node_id: str) -> Response:
-    body = decode_body(req)
+    body = decode_body(req, request_types.NODE_DRAIN)
     spec = ci_get(body, "DrainSpec")
     if spec is not None and not isinstance(spec, dict):
         raise bad_request("DrainSpec must be an object")
@@ -65,7 +65,7 @@ def node_drain(c: SimCluster, req: Request, node_id: str) -> Response:
 
 
 def node_eligibility(c: SimCluster, req: Request, node_id: str) -> Response:
-    body = decode_body(req)
+    body = decode_body(req, request_types.NODE_ELIGIBILITY)
     reply = c.set_eligibility(node_id, ci_get(body, "Eligibility") or "")
     return json_response(req, reply, index=reply["Index"])
 
