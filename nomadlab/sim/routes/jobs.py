@@ -11,7 +11,10 @@ from ..http import Request, Response
 from ..router import (
     Router,
     blocking,
+    blocking_on,
     json_response,
+    meta_headers,
+    modify_index,
     namespace_of,
     paginate,
     query_bool,
@@ -98,12 +101,12 @@ def job_specific(c: SimCluster, req: Request, rest: str) -> Response:
 def job_crud(c: SimCluster, req: Request, job_id: str) -> Response:
     ns = namespace_of(req)
     if req.method == "GET":
-        index = blocking(c, req, ["jobs"])
+        index = blocking_on(c, req, "jobs", lambda: modify_index(c.get_job(ns, job_id)))
         with c.state.lock:
             job = c.get_job(ns, job_id)
             if job is None:
-                raise NomadHTTPError(404, "job not found")
-            return json_response(req, job, index=job["ModifyIndex"] or index, meta=True)
+                raise NomadHTTPError(404, "job not found", meta_headers(index))
+            return json_response(req, job, index=index, meta=True)
     if req.method in ("PUT", "POST"):
         reply = _register(c, req, job_id)
         return json_response(req, reply, index=c.state.index)
@@ -163,12 +166,13 @@ def job_deployment(c: SimCluster, req: Request, job_id: str) -> Response:
 
 def job_summary(c: SimCluster, req: Request, job_id: str) -> Response:
     _get_only(req)
-    index = blocking(c, req, ["job_summary"])
+    key = (namespace_of(req), job_id)
+    index = blocking_on(c, req, "job_summary", lambda: modify_index(c.state.job_summaries.get(key)))
     with c.state.lock:
-        summary = c.state.job_summaries.get((namespace_of(req), job_id))
+        summary = c.state.job_summaries.get(key)
         if summary is None:
-            raise NomadHTTPError(404, "job not found")
-        return json_response(req, summary, index=summary["ModifyIndex"] or index, meta=True)
+            raise NomadHTTPError(404, "job not found", meta_headers(index))
+        return json_response(req, summary, index=index, meta=True)
 
 
 def job_versions(c: SimCluster, req: Request, job_id: str) -> Response:

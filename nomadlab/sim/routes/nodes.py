@@ -8,7 +8,7 @@ from .. import request_types, wire
 from ..acl import visible
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
-from ..router import Router, blocking, json_response, paginate, query_bool
+from ..router import Router, blocking, blocking_on, json_response, meta_headers, modify_index, paginate, query_bool
 from .common import ci_get, decode_body
 
 if TYPE_CHECKING:
@@ -36,12 +36,12 @@ def nodes_list(c: SimCluster, req: Request) -> Response:
 def node_get(c: SimCluster, req: Request, node_id: str) -> Response:
     if req.method != "GET":
         raise NomadHTTPError(405, "Invalid method")
-    index = blocking(c, req, ["nodes"])
+    index = blocking_on(c, req, "nodes", lambda: modify_index(c.state.nodes.get(node_id)))
     with c.state.lock:
         node = c.state.nodes.get(node_id)
         if node is None:
-            raise NomadHTTPError(404, "node not found")
-        return json_response(req, node, index=node["ModifyIndex"] or index, meta=True)
+            raise NomadHTTPError(404, "node not found", meta_headers(index))
+        return json_response(req, node, index=index, meta=True)
 
 
 def node_allocations(c: SimCluster, req: Request, node_id: str) -> Response:
