@@ -57,7 +57,8 @@ def jobs_list(c: SimCluster, req: Request) -> Response:
 
 def jobs_register(c: SimCluster, req: Request) -> Response:
     """PUT/POST /v1/jobs."""
-    return json_response(req, _register(c, req, None), index=c.state.index)
+    reply = _register(c, req, None)
+    return json_response(req, reply, index=reply["Index"])
 
 
 def _register(c: SimCluster, req: Request, path_id: str | None) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def job_crud(c: SimCluster, req: Request, job_id: str) -> Response:
             return json_response(req, job, index=index, meta=True)
     if req.method in ("PUT", "POST"):
         reply = _register(c, req, job_id)
-        return json_response(req, reply, index=c.state.index)
+        return json_response(req, reply, index=reply["Index"])
     if req.method == "DELETE":
         purge = query_bool(req, "purge")
         query_bool(req, "global")
