@@ -187,12 +187,10 @@ def blocking_params(req: Request) -> BlockingParams:
     index = 0
     raw = req.param("index")
     if raw is not None and raw != "":
-        try:
-            index = int(raw)
-            if index < 0:
-                raise ValueError
-        except ValueError:
-            raise bad_request("Invalid index") from None
+        # strconv.ParseUint(idx, 10, 64): ASCII digits only, below 2**64.
+        if not (raw.isascii() and raw.isdigit()) or int(raw) >= 2**64:
+            raise bad_request("Invalid index")
+        index = int(raw)
     return BlockingParams(index=index, wait_s=wait_s)
 
 

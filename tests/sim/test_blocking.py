@@ -154,6 +154,10 @@ def test_no_index_means_no_blocking(cluster: SimCluster) -> None:
         pytest.param("index=1&wait=10", "Invalid wait time", id="wait-without-unit"),
         pytest.param("index=abc", "Invalid index", id="bad-index"),
         pytest.param("index=-1", "Invalid index", id="negative-index"),
+        # strconv.ParseUint(idx, 10, 64): no sign, no spaces, no underscores, below 2**64
+        pytest.param("index=18446744073709551616", "Invalid index", id="index-beyond-uint64"),
+        pytest.param("index=%2B5", "Invalid index", id="plus-sign"),
+        pytest.param("index=1_000", "Invalid index", id="underscore"),
     ],
 )
 @pytest.mark.parametrize("path", ["/v1/jobs", "/v1/allocations", "/v1/nodes"])

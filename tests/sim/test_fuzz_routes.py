@@ -27,9 +27,11 @@ from .test_acl_matrix import CASES, Case, _job_body
 
 # 500 texts Nomad itself answers for bad input (uncoded errors in command/agent and nomad/).
 NOMAD_500 = re.compile(
-    r"^(Failed to parse value of |\d+ errors? occurred:|Unknown allocation |"
-    r"invalid scheduling eligibility|Eligibility must be|Node not found|node not found|"
-    r"eval not found|missing node ID|No path to node|can not|cannot|job ID|job \")"
+    r"^(Failed to parse value of \"[a-z_]+\" \(.*\) as a (bool|int): "  # parseBool / parseInt
+    r"|\d+ errors? occurred:\n"  # job validation (go-multierror)
+    r"|Unknown allocation \"[^\"]*\"$"  # Alloc.GetAlloc hiding a foreign allocation
+    r"|invalid scheduling eligibility \"|can not set node's scheduling eligibility"  # Node.UpdateEligibility
+    r"|Enforcing job modify index \d+: |node not found$)"
 )
 PARAMS = ("index", "wait", "namespace", "prefix", "per_page", "next_token", "filter", "reverse", "meta",
           "pretty", "purge", "all", "resources", "task_states", "diffs", "version", "node_id", "task",
