@@ -90,8 +90,8 @@ def bodies(draw: st.DrawFn, case: Case) -> bytes:
     return b""
 
 
-def _world() -> tuple[SimCluster, httpx.Client, dict[str, str]]:
-    c = SimCluster(seed=3)
+def _world(acl: bool = False) -> tuple[SimCluster, httpx.Client, dict[str, str]]:
+    c = SimCluster(seed=3, acl=acl)
     c.max_blocking_wait_s = 0.02
     c.add_namespace("team")
     node = c.add_node(name="n1", datacenter="dc1", cpu_mhz=4000, cores=4, memory_mb=8192, disk_mb=10000,
@@ -129,20 +129,29 @@ def check_invariants(c: SimCluster, last_index: int) -> int:
     return s.index
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_random_requests_never_break_the_simulator(data: st.DataObject) -> None:
-    c, http, ids = _world()
+def _run(data: st.DataObject, *, acl: bool) -> None:
+    c, http, ids = _world(acl)
+    secrets = [""]
+    if acl:
+        secrets.append(c.acl.bootstrap()["SecretID"])
+        c.acl.upsert_policy("ro", 'namespace "default" { policy = "read" }\nnode { policy = "read" }')
+        secrets.append(c.acl.create_token(name="ro", policies=["ro"])["SecretID"])
+        c.acl.upsert_policy("team", 'namespace "team" { policy = "write" }')
+        secrets.append(c.acl.create_token(name="team", policies=["team"])["SecretID"])
+        secrets.append(c.acl.create_token(name="short", policies=["ro"], ttl_ns=1)["SecretID"])  # expired
+        c.advance(1)
+    lists = {"X-Nomad-Token": secrets[1]} if acl else {}
     index = c.state.index
     for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
         case = data.draw(st.sampled_from(CASES))
         method = data.draw(st.sampled_from([case.method, case.method, "GET", "PUT", "POST", "DELETE", "PATCH"]))
         params = {k: v.format(**ids) for k, v in case.params.items()}
         params.update(data.draw(st.dictionaries(st.sampled_from(PARAMS), ODD, max_size=4)))
-        params.pop("follow", None)
         body = data.draw(bodies(case)) if method in ("PUT", "POST", "DELETE") else b""
+        secret = data.draw(st.sampled_from(secrets))
+        headers = {"X-Nomad-Token": secret} if secret else {}
         path = case.path(ids)
-        with http.stream(method, path, params=params, content=body) as r:
+        with http.stream(method, path, params=params, content=body, headers=headers) as r:
             status = r.status_code
             text = r.read().decode(errors="replace") if status != 200 or not case.stream else ""
         if status == 500:
@@ -150,7 +159,19 @@ def test_random_requests_never_break_the_simulator(data: st.DataObject) -> None:
         index = check_invariants(c, index)
         # the state still answers its lists
         for lst in ("/v1/jobs", "/v1/allocations", "/v1/evaluations", "/v1/deployments", "/v1/nodes"):
-            assert http.get(lst, params={"namespace": "*"}).status_code == 200
+            assert http.get(lst, params={"namespace": "default"}, headers=lists).status_code == 200
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_requests_never_break_the_simulator(data: st.DataObject) -> None:
+    _run(data, acl=False)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_requests_with_random_tokens_never_break_the_simulator(data: st.DataObject) -> None:
+    _run(data, acl=True)
 
 
 @pytest.mark.parametrize(
