@@ -21,7 +21,10 @@ from .http import Request
 if TYPE_CHECKING:
     from .cluster import SimCluster
 
-__all__ = ["ACL", "Requirement", "parse_policy", "resolve", "check", "PERMISSION_DENIED", "expand"]
+__all__ = [
+    "ACL", "Requirement", "parse_policy", "resolve", "check", "PERMISSION_DENIED", "expand", "acl_of",
+    "visible", "require_ns",
+]
 
 PERMISSION_DENIED = "Permission denied"
 
@@ -90,39 +93,94 @@ def parse_policy(rules: str) -> ParsedPolicy:
                         operator=level("operator"), node_pools=pools)
 
 
+def _closest_glob(globs: dict[str, set[str]], name: str) -> set[str] | None:
+    """The capability set of the glob closest to ``name`` (fewest characters left to the ``*``)."""
+    best: tuple[int, str] | None = None
+    for pattern in globs:
+        if fnmatch.fnmatchcase(name, pattern):
+            difference = len(name) - len(pattern.replace("*", ""))
+            if best is None or difference < best[0]:
+                best = (difference, pattern)
+    return globs[best[1]] if best else None
+
+
 @dataclass
 class ACL:
-    """What one token may do."""
+    """What one token may do, merged from its policies as Nomad's ``acl.NewACL`` merges them.
+
+    Rules for the same namespace name (or the same glob) are united across policies; a ``deny``
+    replaces every other capability of that name, whatever the order. A namespace is looked up
+    exactly first, then by its closest glob. ``*`` as a namespace (``?namespace=*``) is allowed
+    an operation when any namespace rule of the token allows it.
+    """
 
     management: bool = False
     policies: list[ParsedPolicy] = field(default_factory=list)
     token: dict[str, Any] | None = None
+    _exact: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
+    _globs: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
+    _pools_exact: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
+    _pools_globs: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
 
-    def _ns_rules(self, namespace: str) -> list[frozenset[str]]:
-        out = []
-        for p in self.policies:
-            if namespace in p.namespaces:
-                out.append(p.namespaces[namespace])
-                continue
-            # The closest glob wins (fewest wildcard characters left unmatched).
-            matches = [(len(pat.replace("*", "")), pat) for pat in p.namespaces if fnmatch.fnmatchcase(namespace, pat)]
-            if matches:
-                out.append(p.namespaces[max(matches)[1]])
-        return out
+    def __post_init__(self) -> None:
+        for policy in self.policies:
+            for name, caps in policy.namespaces.items():
+                self._merge(self._globs if "*" in name else self._exact, name, caps)
+            for name, level in policy.node_pools.items():
+                pool_caps = _POOL_CAPS.get(level, frozenset())
+                self._merge(self._pools_globs if "*" in name else self._pools_exact, name, pool_caps)
+
+    @staticmethod
+    def _merge(table: dict[str, set[str]], name: str, caps: frozenset[str]) -> None:
+        have = table.setdefault(name, set())
+        if "deny" in have:
+            return
+        if "deny" in caps:
+            have.clear()
+            have.add("deny")
+            return
+        have.update(caps)
+
+    def _ns_caps(self, namespace: str) -> set[str] | None:
+        if namespace in self._exact:
+            return self._exact[namespace]
+        return _closest_glob(self._globs, namespace)
 
     def allow_ns(self, namespace: str, *capabilities: str) -> bool:
+        """Nomad's ``AllowNamespaceOperation`` for any of ``capabilities``."""
         if self.management:
             return True
-        rules = self._ns_rules(namespace)
-        if any("deny" in r for r in rules):
+        if namespace == "*" and self.any_ns(*capabilities):
+            return True
+        have = self._ns_caps(namespace)
+        if not have or "deny" in have:
             return False
-        have = frozenset().union(*rules) if rules else frozenset()
         return any(c in have for c in capabilities)
 
-    def any_ns(self, *capabilities: str) -> bool:
+    def allow_namespace(self, namespace: str) -> bool:
+        """Nomad's ``AllowNamespace``: any operation at all on ``namespace`` (not ``deny``)."""
         if self.management:
             return True
-        return any(self.allow_ns(ns, *capabilities) for p in self.policies for ns in p.namespaces)
+        if namespace == "*" and any(c and "deny" not in c for c in (*self._exact.values(), *self._globs.values())):
+            return True
+        have = self._ns_caps(namespace)
+        return bool(have) and "deny" not in (have or ())
+
+    def any_ns(self, *capabilities: str) -> bool:
+        """Whether any namespace rule (exact or glob) allows one of ``capabilities``."""
+        if self.management:
+            return True
+        return any("deny" not in c and any(x in c for x in capabilities)
+                   for c in (*self._exact.values(), *self._globs.values()))
+
+    def allow_node_pool(self, pool: str, capability: str = "read") -> bool:
+        """Nomad's ``AllowNodePoolOperation``."""
+        if self.management:
+            return True
+        have = self._pools_exact.get(pool)
+        if have is None:
+            have = _closest_glob(self._pools_globs, pool)
+        return bool(have) and "deny" not in (have or ()) and capability in (have or ())
 
     def allow_level(self, kind: str, wanted: str) -> bool:
         if self.management:
@@ -133,9 +191,19 @@ class ACL:
         return best >= _LEVELS[wanted]
 
 
+_POOL_CAPS = {"deny": frozenset({"deny"}), "read": frozenset({"read"}),
+              "write": frozenset({"read", "write", "delete"}), "": frozenset()}
+
+
 @dataclass(frozen=True)
 class Requirement:
-    """What a route needs: ``kind`` is ``ns``, ``node``, ``agent``, ``operator``, ``mgmt`` or ``none``."""
+    """What a route needs: ``kind`` is ``ns``, ``node``, ``agent``, ``operator``, ``mgmt``,
+    ``auth`` or ``none``.
+
+    ``ns`` checks ``caps`` on the request's namespace (``?namespace=``, default ``default``);
+    ``auth`` only authenticates the token (an unknown or expired one is 403) and leaves the
+    check to the handler, which knows the object's namespace (an allocation's, a job body's).
+    """
 
     kind: str
     caps: tuple[str, ...] = ()
@@ -154,7 +222,15 @@ def secret_of(req: Request) -> str:
 
 
 def resolve(cluster: SimCluster, req: Request) -> ACL:
-    """The ACL of the request's token; unknown or expired secrets are 403 ``Permission denied``."""
+    """The ACL of the request's token; unknown or expired secrets are 403 ``Permission denied``.
+
+    Nomad's RPC endpoints turn every authentication failure (``ACL token not found``,
+    ``ACL token expired``) into ``structs.ErrPermissionDenied`` (``nomad/auth/auth.go`` and
+    each ``*_endpoint.go``).
+    """
+    cached = req.context.get("acl")
+    if isinstance(cached, ACL):
+        return cached
     secret = secret_of(req)
     store = cluster.acl
     if not secret:
@@ -172,32 +248,42 @@ def resolve(cluster: SimCluster, req: Request) -> ACL:
 
 
 def check(cluster: SimCluster, req: Request, need: Requirement | None) -> None:
-    """Enforce ``need`` for ``req``; stores the resolved ACL on the request for list filtering."""
+    """Enforce ``need`` for ``req``; stores the resolved ACL on the request for the handler."""
     if not cluster.acl.enabled or need is None or need.kind == "none":
         return
     acl = resolve(cluster, req)
     req.context["acl"] = acl
     ok: bool
-    if need.kind == "mgmt":
+    if need.kind == "auth":
+        ok = True
+    elif need.kind == "mgmt":
         ok = acl.management
     elif need.kind == "ns":
-        ns = req.param("namespace") or "default"
-        ok = acl.any_ns(*need.caps) if ns == "*" else acl.allow_ns(ns, *need.caps)
-        if ns == "*" and not ok:
-            ok = True  # lists across namespaces answer [] rather than 403
-            req.context["acl_empty"] = True
+        ok = acl.allow_ns(req.param("namespace") or "default", *need.caps)
     else:
         ok = acl.allow_level(need.kind, need.level)
     if not ok:
         raise NomadHTTPError(403, PERMISSION_DENIED)
 
 
-def visible(req: Request, namespace: str, *caps: str) -> bool:
-    """Whether an object in ``namespace`` may appear in a list answered to ``req``."""
+def acl_of(req: Request) -> ACL | None:
+    """The ACL resolved for ``req`` by :func:`check`, or ``None`` when ACLs are off."""
     acl = req.context.get("acl")
-    if not isinstance(acl, ACL):
+    return acl if isinstance(acl, ACL) else None
+
+
+def visible(req: Request, namespace: str, *caps: str) -> bool:
+    """Whether an object in ``namespace`` may appear in an answer to ``req``."""
+    acl = acl_of(req)
+    if acl is None:
         return True
     return acl.allow_ns(namespace, *(caps or ("read-job",)))
+
+
+def require_ns(req: Request, namespace: str, *caps: str) -> None:
+    """403 ``Permission denied`` unless the token has one of ``caps`` on ``namespace``."""
+    if not visible(req, namespace, *caps):
+        raise NomadHTTPError(403, PERMISSION_DENIED)
 
 
 def policy_hash(rules: str, name: str, description: str) -> str:

@@ -12,6 +12,7 @@ or a dropped stream closes it after part of the response.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,14 @@ class ASGIApp:
     def __init__(self, cluster: SimCluster) -> None:
         self.cluster = cluster
         self._limiter: anyio.CapacityLimiter | None = None
+        self.closing = threading.Event()
+        """Set when the server shuts down: open streams end cleanly with their last chunk."""
+
+    def close_streams(self) -> None:
+        """End every open stream (event stream, log follow) at its next chunk, as a server
+        going away ends them, so shutting down neither waits for nor cancels them."""
+        self.closing.set()
+        self.cluster.state.notify()
 
     def _threads(self) -> anyio.CapacityLimiter:
         if self._limiter is None:
@@ -104,7 +113,7 @@ class ASGIApp:
                 tg.start_soon(watch_disconnect)
                 try:
                     dropped = False
-                    while not disconnected.is_set():
+                    while not disconnected.is_set() and not self.closing.is_set():
                         try:
                             chunk = await anyio.to_thread.run_sync(next, chunks, sentinel, limiter=self._threads())
                         except ConnectionFault:

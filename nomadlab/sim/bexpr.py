@@ -49,8 +49,9 @@ every other ``dict`` is a struct. Then, as go-bexpr does:
   ``in``, ``is not empty`` and ``matches`` are false; ``!=``, ``not in``, ``is empty`` and
   ``not matches`` are true. So ``Meta["x"] == "y"`` is simply false on a job without that
   key, while a typo in a struct field is a 400 in Nomad, as here.
-- ``matches`` uses Go RE2 syntax, translated to Python :mod:`re` (``\\z``, ``(?<name>``,
-  ``\\Q..\\E``, POSIX classes, ``$`` as end of text; ``\\d``, ``\\w``, ``\\s`` are ASCII).
+- ``matches`` compiles the pattern with RE2 (the ``google-re2`` binding): Go's syntax
+  (``\\z``, ``(?<name>``, ``\\Q..\\E``, POSIX classes, ``$`` as end of text; ``\\d``, ``\\w``,
+  ``\\s`` are ASCII) and Go's linear-time matching, so no pattern can hang a request.
   go-bexpr compiles the pattern when a match is first evaluated, so an invalid pattern is
   not a syntax error: it raises :class:`FilterEvalError` (``Failed to compile regular
   expression ...``) when an object with a string at that selector is evaluated.
@@ -482,13 +483,59 @@ def _regex_error_from_python(pattern: str, exc: re.error) -> _RegexError:
     return _RegexError("invalid or unsupported Perl syntax", pattern[pos:] or pattern)
 
 
-def _compile_go_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a Go RE2 pattern (raises ``_RegexError`` with Go's error text)."""
-    translated = _translate_go_regex(pattern)
+# RE2's (C++) error codes, as Go's regexp/syntax words the same errors.
+_RE2_CODES: Final = {
+    "missing )": "missing closing )",
+    "missing ]": "missing closing ]",
+    "unexpected )": "unexpected )",
+    "trailing \\": "trailing backslash at end of expression",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid repetition size": "invalid repeat count",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "invalid escape sequence": "invalid escape sequence",
+    "invalid character class range": "invalid character class range",
+    "invalid character class": "invalid character class",
+    "invalid named capture group": "invalid named capture",
+    "invalid UTF-8": "invalid UTF-8",
+}
+
+
+class _RE2Pattern:
+    """A compiled RE2 pattern: linear-time matching, as Go's regexp (go-bexpr's ``matches``)."""
+
+    def __init__(self, compiled: Any) -> None:
+        self._compiled = compiled
+
+    def search(self, text: str) -> bool:
+        """Whether the pattern matches anywhere in ``text``."""
+        return self._compiled.search(text) is not None
+
+
+def _compile_go_regex(pattern: str) -> _RE2Pattern:
+    """Compile a Go RE2 pattern with RE2 itself (raises ``_RegexError`` with Go's error text).
+
+    Go's ``regexp`` and RE2 share one syntax and guarantee linear-time matching, so a pattern
+    such as ``(a+)+$`` costs no more than any other. Escapes Go refuses but C++ RE2 accepts
+    are refused first by the Go-syntax check of :func:`_translate_go_regex`.
+    """
+    import re2  # google-re2
+
+    _translate_go_regex(pattern)  # Go-only refusals (escapes, Perl syntax) with Go's texts
+    options = re2.Options()
+    options.log_errors = False
     try:
-        return re.compile(translated, re.ASCII)
-    except re.error as exc:
-        raise _regex_error_from_python(pattern, exc) from None
+        return _RE2Pattern(re2.compile(pattern, options=options))
+    except re2.error as exc:
+        raw = exc.args[0] if exc.args else b""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        code, _, expr = text.partition(": ")
+        go_code = _RE2_CODES.get(code)
+        if go_code is None:
+            raise _RegexError("invalid or unsupported Perl syntax", pattern) from None
+        if go_code in ("missing closing )", "unexpected )"):
+            expr = pattern
+        raise _RegexError(go_code, expr) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1429,7 +1476,7 @@ def _compile_match(node: _Match, map_fields: frozenset[str]) -> _Predicate:
             f"for selector: {sel_quoted}"
         )
 
-    pattern: re.Pattern[str] | None = None
+    pattern: _RE2Pattern | None = None
     pattern_error: str | None = None
     if op in (_MATCHES, _NOT_MATCHES):
         try:
@@ -1444,7 +1491,7 @@ def _compile_match(node: _Match, map_fields: frozenset[str]) -> _Predicate:
             )
         if pattern is None:
             raise FilterEvalError(pattern_error or "")
-        return pattern.search(value) is not None
+        return pattern.search(value)
 
     test: Callable[[Any, bool], bool]
     negate = op in (_NE, _NOT_IN, _NOT_EMPTY, _NOT_MATCHES)

@@ -179,24 +179,35 @@ class SimCluster(JobOperations, AllocationOperations, NodeOperations):
                 return
             self.advance((max(due, self.clock.now_ns()) - self.clock.now_ns()) / 1e9)
 
-    def authorize_topics(self, request: Any, topics: dict[str, set[str]]) -> None:
-        """Check event-stream topics against the request's token (REFERENCE §7 "ACL by topic")."""
-        if not self.acl.enabled:
-            return
+    def authorize_topics(self, request: Any, topics: dict[str, set[str]]) -> frozenset[str]:
+        """The namespaces an event stream delivers, once its topics pass the token's ACL.
+
+        As Nomad's ``Event.validateACL`` (``nomad/event_endpoint.go``): ``namespace=*`` stands
+        for every namespace that exists when the stream opens, and the token must be allowed
+        every topic in *each* of them (REFERENCE §7 "ACL by topic"), else 403.
+        """
         from .acl import PERMISSION_DENIED, resolve
         from .errors import NomadHTTPError
 
-        acl = resolve(self, request)
         ns = request.param("namespace") or "default"
-        for topic in topics:
-            if topic in ("Job", "Allocation", "Deployment", "Evaluation", "Service"):
-                ok = acl.any_ns("read-job") if ns == "*" else acl.allow_ns(ns, "read-job")
-            elif topic == "Node":
-                ok = acl.allow_level("node", "read")
-            else:
-                ok = acl.management
-            if not ok:
-                raise NomadHTTPError(403, PERMISSION_DENIED)
+        with self.state.lock:
+            namespaces = frozenset(self.state.namespaces) if ns == "*" else frozenset({ns})
+        if not self.acl.enabled:
+            return namespaces
+        acl = resolve(self, request)
+        for name in namespaces:
+            for topic in topics:
+                if topic in ("Job", "Allocation", "Deployment", "Evaluation", "Service", "CSIPlugin"):
+                    ok = acl.allow_ns(name, "read-job")
+                elif topic == "Node":
+                    ok = acl.allow_level("node", "read")
+                elif topic == "Operator":
+                    ok = acl.allow_level("operator", "read")
+                else:
+                    ok = acl.management
+                if not ok:
+                    raise NomadHTTPError(403, PERMISSION_DENIED)
+        return namespaces
 
     # -- serving -----------------------------------------------------------------------------
     def handle(self, request: Any) -> Any:

@@ -76,7 +76,15 @@ class EventBroker:
         self.heartbeat_s = heartbeat_s
         self.frames: deque[tuple[int, list[_Event]]] = deque(maxlen=buffer_size)
         self._seen: dict[tuple[str, str], tuple[Any, ...]] = {}
+        # Event types named by the write that is about to commit, as Nomad names events by
+        # the Raft message type (nomad/state/events.go MsgTypeEvents), keyed by (kind, id).
+        self._types: dict[tuple[str, str], str] = {}
         state.listeners.append(self.on_commit)
+
+    def name_next(self, kind: str, key: str, event_type: str) -> None:
+        """Give the next event of object ``(kind, key)`` the type ``event_type``
+        (``NodeDrain`` for a drain request, ``NodeEligibility`` for an eligibility one)."""
+        self._types[(kind, key)] = event_type
 
     # -- publishing ---------------------------------------------------------------------------
     def on_commit(self, index: int, tables: tuple[str, ...]) -> None:
@@ -142,10 +150,13 @@ class EventBroker:
         prev = self._seen.get(key)
         sig = (node["Status"], node["SchedulingEligibility"], node.get("DrainStrategy") is not None,
                node["ModifyIndex"])
+        named = self._types.pop(key, None)
         if prev == sig:
             return
         self._seen[key] = sig
-        if prev is None:
+        if named is not None:
+            etype = named
+        elif prev is None:
             etype = "NodeRegistration"
         elif prev[2] != sig[2]:
             etype = "NodeDrain"
@@ -186,8 +197,11 @@ class EventBroker:
 
     # -- subscribing --------------------------------------------------------------------------
     @staticmethod
-    def _wanted(event: _Event, topics: dict[str, set[str]], namespace: str) -> bool:
-        if namespace != "*" and event.namespace not in ("", namespace):
+    def _wanted(event: _Event, topics: dict[str, set[str]], namespace: str | frozenset[str]) -> bool:
+        if isinstance(namespace, str):
+            if namespace != "*" and event.namespace not in ("", namespace):
+                return False
+        elif event.namespace and event.namespace not in namespace:
             return False
         for topic in (event.topic, "*"):
             keys = topics.get(topic)
@@ -202,9 +216,13 @@ class EventBroker:
             return [(i, list(evs)) for i, evs in self.frames if i >= index]
 
     def subscribe(
-        self, *, index: int, topics: dict[str, set[str]], namespace: str, poll_s: float = 1.0
+        self, *, index: int, topics: dict[str, set[str]], namespace: str | frozenset[str], poll_s: float = 1.0
     ) -> Iterator[bytes]:
-        """NDJSON lines for a subscriber; yields ``b""`` when idle so a server can notice a hang-up."""
+        """NDJSON lines for a subscriber; yields ``b""`` when idle so a server can notice a hang-up.
+
+        ``namespace`` is one name (``*`` for all), or the set of names whose events are sent;
+        events without a namespace (nodes) always pass.
+        """
         yield HEARTBEAT
         next_index = index
         last_beat = time.monotonic()

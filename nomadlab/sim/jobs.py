@@ -106,10 +106,9 @@ class JobOperations:
             now = self.now_ns()
             changed = existing is None or _spec(existing) != _spec(job) or existing.get("Stop")
             if existing is not None and not changed:
-                # Same spec: Nomad still bumps the modify indexes and creates an eval.
+                # Same spec: Job.Register writes nothing but an evaluation
+                # (nomad/job_endpoint.go, "if !specChanged"): the job keeps its indexes.
                 job = existing
-                job["ModifyIndex"] = idx
-                job["JobModifyIndex"] = idx
             else:
                 job["Version"] = 0 if existing is None else existing["Version"] + 1
                 job["CreateIndex"] = idx if existing is None else existing["CreateIndex"]
@@ -135,7 +134,7 @@ class JobOperations:
                     }
             if key not in self.state.job_summaries:
                 self.state.job_summaries[key] = wire.new_job_summary(job, index=idx)
-            tables = ["jobs", "job_version", "job_summary", "job_submission"]
+            tables = ["jobs", "job_version", "job_summary", "job_submission"] if changed else []
             eval_id, eval_index = "", 0
             # Periodic and parameterized parents get no evaluation; dispatched children do
             # (Nomad's IsParameterized excludes them).
@@ -149,12 +148,17 @@ class JobOperations:
                 self.process_eval(eval_id)
             else:
                 self._refresh_job(ns, job["ID"])
+            if changed:
+                job_modify_index, index = idx, idx
+            else:
+                job_modify_index = existing["ModifyIndex"] if existing is not None else idx
+                index = eval_index or job_modify_index
             return {
                 "EvalID": eval_id,
                 "EvalCreateIndex": eval_index,
-                "JobModifyIndex": job["JobModifyIndex"],
+                "JobModifyIndex": job_modify_index,
                 "Warnings": "",
-                "Index": eval_index,
+                "Index": index,
                 "LastContact": 0,
                 "KnownLeader": False,
                 "NextToken": "",
@@ -286,7 +290,10 @@ class JobOperations:
             key = (namespace, job_id)
             job = self.state.jobs.get(key)
             if job is None:
-                raise NomadHTTPError(404, f'job "{job_id}" not found')
+                # Job.Deregister returns nil for an unknown job: a zero reply, 200.
+                return {"EvalID": "", "EvalCreateIndex": 0, "JobModifyIndex": 0, "VolumeEvalID": "",
+                        "VolumeEvalIndex": 0, "Index": 0, "LastContact": 0, "KnownLeader": False,
+                        "NextToken": ""}
             idx = self.state.next_index()
             if purge:
                 del self.state.jobs[key]
@@ -385,7 +392,9 @@ class JobOperations:
             ns, job_id = ev["Namespace"], ev["JobID"]
             job = job_override or self.state.jobs.get((ns, job_id))
             idx = self.state.next_index()
-            tables = {"evals", "allocs", "job_summary", "jobs"}
+            # The plan writes evaluations and allocations; the job and its summary are stamped
+            # by _refresh_job only when their status or counts change (Nomad's setJobStatus).
+            tables = {"evals", "allocs"}
             if job is None:
                 ev.update(Status="complete", ModifyIndex=idx, ModifyTime=self.now_ns())
                 self.state.commit(idx, tables)

@@ -125,6 +125,7 @@ class NodeOperations:
                     eval_ids.append(ev["ID"])
                 self.after(0, self._drain_check, node_id)
             node["ModifyIndex"] = idx
+            self.events.name_next("node", node_id, "NodeDrain")
             self.state.commit(idx, ["nodes", "allocs", "evals"])
             for eid in eval_ids:
                 self.process_eval(eid)
@@ -152,6 +153,7 @@ class NodeOperations:
         node["LastDrain"] = dict(node.get("LastDrain") or {}, Status="complete", UpdatedAt=now)
         node["ModifyIndex"] = idx
         self._node_event(node, "Node drain complete", idx)
+        self.events.name_next("node", node_id, "NodeDrain")  # BatchNodeUpdateDrainRequestType
         self.state.commit(idx, ["nodes", "allocs"])
 
     # -- eligibility and status -----------------------------------------------------------------
@@ -175,6 +177,7 @@ class NodeOperations:
             node["ModifyIndex"] = idx
             if changed:
                 self._node_event(node, f"Node marked as {eligibility}", idx, subsystem="Cluster")
+            self.events.name_next("node", node_id, "NodeEligibility")
             self.state.commit(idx, ["nodes"])
             eval_ids: list[str] = []
             if changed and eligibility == "eligible":

@@ -33,6 +33,9 @@ __all__ = [
     "query_go_int",
     "namespace_of",
     "blocking",
+    "blocking_on",
+    "modify_index",
+    "meta_headers",
     "paginate",
     "compile_filter_param",
     "MAX_BLOCKING_S",
@@ -184,12 +187,10 @@ def blocking_params(req: Request) -> BlockingParams:
     index = 0
     raw = req.param("index")
     if raw is not None and raw != "":
-        try:
-            index = int(raw)
-            if index < 0:
-                raise ValueError
-        except ValueError:
-            raise bad_request("Invalid index") from None
+        # strconv.ParseUint(idx, 10, 64): ASCII digits only, below 2**64.
+        if not (raw.isascii() and raw.isdigit()) or int(raw) >= 2**64:
+            raise bad_request("Invalid index")
+        index = int(raw)
     return BlockingParams(index=index, wait_s=wait_s)
 
 
@@ -213,6 +214,51 @@ def blocking(
     wait += (rng or random).random() * wait / JITTER_FRACTION
     wait = min(wait, cluster.max_blocking_wait_s)
     return cluster.state.wait_for(tables, params.index, wait)
+
+
+def blocking_on(
+    cluster: SimCluster,
+    req: Request,
+    table: str,
+    index_of: Callable[[], int | None],
+    rng: random.Random | None = None,
+) -> int:
+    """Hold a blocking query on *one object* until its index passes ``?index=``, or the wait ends.
+
+    ``index_of()`` (called under the state lock) is the object's ``ModifyIndex``, or ``None``
+    when it does not exist, in which case ``table``'s index stands in, as Nomad's single-object
+    reads set ``reply.Index`` (``nomad/job_endpoint.go`` ``GetJob``, ``alloc_endpoint.go``
+    ``GetAlloc``...). Other objects of the same table changing do not end the wait: Nomad's
+    watch set holds only that object's radix node. Returns the index to report.
+    """
+    params = blocking_params(req)
+    state = cluster.state
+
+    def current() -> int:
+        value = index_of()
+        return value if value is not None else state.table_index.get(table, 0)
+
+    if params.index <= 0:
+        with state.lock:
+            return current()
+    wait = params.wait_s if params.wait_s > 0 else DEFAULT_BLOCKING_S
+    wait = min(wait, MAX_BLOCKING_S)
+    wait += (rng or random).random() * wait / JITTER_FRACTION
+    wait = min(wait, cluster.max_blocking_wait_s)
+    with state.lock:
+        state.wait_until(lambda: current() > params.index, wait)
+        return current()
+
+
+def meta_headers(index: int) -> dict[str, str]:
+    """The query-meta headers Nomad sets before a single-object read answers 404 (``setMeta``
+    runs before the ``not found`` check in ``command/agent/*_endpoint.go``)."""
+    return {"X-Nomad-Index": str(index), "X-Nomad-KnownLeader": "true", "X-Nomad-LastContact": "0"}
+
+
+def modify_index(obj: dict[str, Any] | None) -> int | None:
+    """An object's ``ModifyIndex`` (``None`` for a missing object), for :func:`blocking_on`."""
+    return int(obj.get("ModifyIndex") or 0) or None if obj is not None else None
 
 
 def compile_filter_param(req: Request) -> Callable[[Any], bool] | None:

@@ -32,7 +32,26 @@ class Ticker(threading.Thread):
         self.stopped.set()
 
 
-def _config(cluster: SimCluster, host: str, port: int, ssl_certfile: str | None,
+def _server(cluster: SimCluster, host: str, port: int, ssl_certfile: str | None,
+            ssl_keyfile: str | None, ssl_ca_certs: str | None, log_level: str) -> Any:
+    """A uvicorn server for ``cluster`` whose shutdown first ends the open streams."""
+    import uvicorn
+
+    from .asgi import ASGIApp
+
+    app = ASGIApp(cluster)
+
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            app.close_streams()
+            super().handle_exit(sig, frame)
+
+    server = _Server(_config(app, host, port, ssl_certfile, ssl_keyfile, ssl_ca_certs, log_level))
+    server.app = app  # type: ignore[attr-defined]
+    return server
+
+
+def _config(app: Any, host: str, port: int, ssl_certfile: str | None,
             ssl_keyfile: str | None, ssl_ca_certs: str | None, log_level: str) -> Any:
     import uvicorn
 
@@ -42,8 +61,8 @@ def _config(cluster: SimCluster, host: str, port: int, ssl_certfile: str | None,
         if ssl_ca_certs:
             kwargs.update(ssl_ca_certs=ssl_ca_certs, ssl_cert_reqs=ssl.CERT_REQUIRED)
     return uvicorn.Config(
-        cluster.app, host=host, port=port, log_level=log_level, lifespan="off",
-        access_log=False, timeout_graceful_shutdown=1, **kwargs,
+        app, host=host, port=port, log_level=log_level, lifespan="off",
+        access_log=False, timeout_graceful_shutdown=5, **kwargs,
     )
 
 
@@ -60,9 +79,7 @@ def serve_in_thread(
     startup_timeout_s: float = 15.0,
 ) -> Iterator[str]:
     """Serve ``cluster`` in a background thread for the duration of the ``with`` block."""
-    import uvicorn
-
-    server = uvicorn.Server(_config(cluster, host, port, ssl_certfile, ssl_keyfile, ssl_ca_certs, "warning"))
+    server = _server(cluster, host, port, ssl_certfile, ssl_keyfile, ssl_ca_certs, "warning")
     thread = threading.Thread(target=server.run, name="nomadlab-sim-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout_s
@@ -83,6 +100,7 @@ def serve_in_thread(
     finally:
         if tick is not None:
             tick.stop()
+        server.app.close_streams()
         server.should_exit = True
         cluster.state.notify()
         thread.join(timeout=10)
@@ -98,12 +116,16 @@ def serve_forever(
     ssl_ca_certs: str | None = None,
     log_level: str = "info",
 ) -> None:
-    """Serve in the foreground until interrupted (what ``nomadlab sim`` runs)."""
-    import uvicorn
+    """Serve in the foreground until interrupted (what ``nomadlab sim`` runs).
 
+    Ctrl-C (SIGINT) or SIGTERM ends open streams, lets uvicorn finish, and returns without a
+    traceback (uvicorn re-raises the signal once it has shut down; it is caught here).
+    """
     tick = Ticker(cluster)
     tick.start()
     try:
-        uvicorn.Server(_config(cluster, host, port, ssl_certfile, ssl_keyfile, ssl_ca_certs, log_level)).run()
+        _server(cluster, host, port, ssl_certfile, ssl_keyfile, ssl_ca_certs, log_level).run()
+    except KeyboardInterrupt:
+        pass
     finally:
         tick.stop()

@@ -80,12 +80,23 @@ def test_read_policy_allows_reads_denies_writes_and_other_namespaces(
     assert drain.status_code == 403
 
 
-def test_namespace_star_without_any_capability_is_empty_not_403(
+def test_namespace_star_without_any_capability_is_403(
     acl_cluster: tuple[SimCluster, httpx.Client, dict[str, str]],
 ) -> None:
+    # Alloc.List: AllowNsOp("*", read-job) is false when no namespace rule allows it.
     _, http, mgmt = acl_cluster
     node_only = {"X-Nomad-Token": _client_token(http, mgmt, 'node { policy = "read" }', "nodes")}
     r = http.get("/v1/allocations", headers=node_only, params={"namespace": "*"})
+    assert (r.status_code, r.text) == (403, "Permission denied")
+
+
+def test_namespace_star_with_a_rule_matching_no_namespace_is_empty(
+    acl_cluster: tuple[SimCluster, httpx.Client, dict[str, str]],
+) -> None:
+    # allowedNSes finds no existing namespace the token may read: an empty list, not 403.
+    _, http, mgmt = acl_cluster
+    tok = {"X-Nomad-Token": _client_token(http, mgmt, 'namespace "nope-*" { policy = "read" }', "nope")}
+    r = http.get("/v1/allocations", headers=tok, params={"namespace": "*"})
     assert (r.status_code, r.json()) == (200, [])
 
 

@@ -705,3 +705,49 @@ def test_parser_never_crashes(expression: str) -> None:
         assert first_line.split(" ", 1)[0].count(":") == 1
     else:
         assert isinstance(compiled, Filter)
+
+
+def test_matches_runs_in_linear_time_over_http() -> None:
+    # Go's regexp (RE2) has no backtracking: a pattern that is exponential for a backtracking
+    # engine answers at once, as in Nomad.
+    import time
+
+    import httpx
+
+    from nomadlab.sim import SimCluster
+    from nomadlab.sim.scenarios import group, job_spec, task
+
+    c = SimCluster()
+    spec = job_spec("a", [group("g", [task("t")])])
+    spec["Meta"] = {"k": "a" * 60 + "!"}
+    c.register_job(spec)
+    client = httpx.Client(transport=c.transport(), base_url="http://nomad")
+    started = time.monotonic()
+    r = client.get("/v1/jobs", params={"filter": 'Meta["k"] matches "^(a+)+$"'})
+    assert (r.status_code, r.json()) == (200, [])
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("pattern", "error"),
+    [
+        ("a{1001}", "invalid repeat count: `{1001}`"),
+        ("x**", "invalid nested repetition operator: `**`"),
+        ("(", "missing closing ): `(`"),
+        ("(?=x)", "invalid or unsupported Perl syntax: `(?=`"),
+    ],
+    ids=["repeat-count", "nested-repetition", "missing-paren", "lookahead"],
+)
+def test_invalid_regex_is_gos_error_text(pattern: str, error: str) -> None:
+    import httpx
+
+    from nomadlab.sim import SimCluster
+    from nomadlab.sim.scenarios import group, job_spec, task
+
+    c = SimCluster()
+    c.register_job(job_spec("a", [group("g", [task("t")])]))
+    client = httpx.Client(transport=c.transport(), base_url="http://nomad")
+    r = client.get("/v1/jobs", params={"filter": f'Name matches "{pattern}"'})
+    assert r.status_code == 400
+    assert r.text == (f'failed to read result page: Failed to compile regular expression "{pattern}": '
+                      f"error parsing regexp: {error}")

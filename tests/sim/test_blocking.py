@@ -154,6 +154,10 @@ def test_no_index_means_no_blocking(cluster: SimCluster) -> None:
         pytest.param("index=1&wait=10", "Invalid wait time", id="wait-without-unit"),
         pytest.param("index=abc", "Invalid index", id="bad-index"),
         pytest.param("index=-1", "Invalid index", id="negative-index"),
+        # strconv.ParseUint(idx, 10, 64): no sign, no spaces, no underscores, below 2**64
+        pytest.param("index=18446744073709551616", "Invalid index", id="index-beyond-uint64"),
+        pytest.param("index=%2B5", "Invalid index", id="plus-sign"),
+        pytest.param("index=1_000", "Invalid index", id="underscore"),
     ],
 )
 @pytest.mark.parametrize("path", ["/v1/jobs", "/v1/allocations", "/v1/nodes"])
@@ -161,3 +165,90 @@ def test_bad_blocking_params(api: httpx.Client, path: str, query: str, body: str
     r = api.get(f"{path}?{query}")
     assert (r.status_code, r.text) == (400, body)
     assert r.headers["content-type"].startswith("text/plain")
+
+
+def _single_object_paths(c: SimCluster) -> dict[str, tuple[str, int]]:
+    """Each single-object read of job ``w`` and its objects, with the object's ModifyIndex."""
+    job = c.state.jobs[("default", "w")]
+    alloc = c.state.job_allocs("default", "w")[0]
+    ev = c.state.evals[alloc["EvalID"]]
+    dep = next(d for d in c.state.deployments.values() if d["JobID"] == "w")
+    node = c.state.nodes[alloc["NodeID"]]
+    summary = c.state.job_summaries[("default", "w")]
+    return {
+        "job": ("/v1/job/w", job["ModifyIndex"]),
+        "summary": ("/v1/job/w/summary", summary["ModifyIndex"]),
+        "alloc": (f"/v1/allocation/{alloc['ID']}", alloc["ModifyIndex"]),
+        "eval": (f"/v1/evaluation/{ev['ID']}", ev["ModifyIndex"]),
+        "deployment": (f"/v1/deployment/{dep['ID']}", dep["ModifyIndex"]),
+        "node": (f"/v1/node/{node['ID']}", node["ModifyIndex"]),
+    }
+
+
+@pytest.mark.parametrize("what", ["job", "summary", "alloc", "eval", "deployment", "node"])
+def test_single_object_watch_waits_for_that_object(what: str) -> None:
+    # Nomad's single-object reads watch the object's own radix node: writes to other objects
+    # of the same table do not end the wait, and the index is the object's ModifyIndex.
+    c = SimCluster()
+    c.max_blocking_wait_s = 5.0
+    c.add_node(name="n1", datacenter="dc1", cpu_mhz=8000, cores=8, memory_mb=16384, disk_mb=100_000,
+               address="10.0.0.1")
+    c.add_node(name="n2", datacenter="dc1", cpu_mhz=8000, cores=8, memory_mb=16384, disk_mb=100_000,
+               address="10.0.0.2")
+    c.register_job(simple_job("w", datacenters=["dc1"]))
+    c.advance(60)
+    path, modify_index = _single_object_paths(c)[what]
+    wait_s = 0.3
+    requests: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        with http(c) as client:
+            index = modify_index
+            while not stop.is_set():
+                r = client.get(path, params={"index": str(index), "wait": f"{int(wait_s * 1000)}ms"}, timeout=30)
+                assert r.status_code == 200
+                requests.append(int(r.headers["X-Nomad-Index"]))
+                index = max(index, int(r.headers["X-Nomad-Index"]))
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    started = time.monotonic()
+    n = 0
+    other_node = next(nd["ID"] for nd in c.state.nodes.values() if nd["Name"] == "n2"
+                      and nd["ID"] != c.state.job_allocs("default", "w")[0]["NodeID"])
+    while time.monotonic() - started < 1.0:
+        n += 1
+        c.register_job(simple_job(f"other{n}", datacenters=["dc1"]))  # jobs, summaries, evals, allocs...
+        c.advance(15)  # ...their deployments and allocations move on
+        c.set_eligibility(other_node, "ineligible" if n % 2 else "eligible")  # the nodes table moves
+        time.sleep(0.02)
+    elapsed = time.monotonic() - started
+    stop.set()
+    t.join(timeout=10)
+    assert n > 20, "the table kept changing"
+    # one request per wait period (plus jitter), not one per write to the table
+    assert len(requests) <= elapsed / wait_s + 2, (len(requests), n)
+    assert set(requests) == {modify_index}, "the index stays the unchanged object's ModifyIndex"
+
+
+def test_single_object_watch_wakes_when_the_object_changes(cluster: SimCluster) -> None:
+    cluster.register_job(simple_job("w"))
+    job = cluster.state.jobs[("default", "w")]
+    t, out = blocked_get(cluster, f"/v1/job/w?index={job['ModifyIndex']}&wait=5s")
+    time.sleep(0.05)
+    cluster.register_job(simple_job("other"))
+    time.sleep(0.1)
+    assert "response" not in out, "another job's write does not release the watch"
+    cluster.register_job(simple_job("w", count=2))
+    t.join(timeout=5)
+    new = cluster.state.jobs[("default", "w")]["ModifyIndex"]
+    assert int(out["response"].headers["X-Nomad-Index"]) == new > job["ModifyIndex"]
+    assert out["response"].json()["TaskGroups"][0]["Count"] == 2
+
+
+def test_missing_object_reports_the_table_index(cluster: SimCluster) -> None:
+    with http(cluster) as client:
+        r = client.get("/v1/job/nope")
+        assert r.status_code == 404
+        assert int(r.headers["X-Nomad-Index"]) == cluster.state.table_index["jobs"]

@@ -145,3 +145,59 @@ def test_nomadlab_sim_rejects_half_tls_config() -> None:
     )
     assert proc.returncode == 2
     assert "--tls-cert and --tls-key go together" in proc.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_ctrl_c_on_nomadlab_sim_with_open_streams_is_quiet() -> None:
+    import signal
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from nomadlab.cli import main; sys.exit(main())",
+         "sim", "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/v1/status/leader", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "the simulator did not start"
+                time.sleep(0.1)
+        client = httpx.Client(timeout=30)
+        streams = []
+        for params in ({}, {"topic": "Node"}):
+            r = client.send(client.build_request("GET", f"http://127.0.0.1:{port}/v1/event/stream",
+                                                 params=params), stream=True)
+            assert next(r.iter_bytes()).startswith(b"{}")
+            streams.append(r)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    text = err.decode()
+    assert proc.returncode == 0, text
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text and "ERROR" not in text, text
+
+
+def test_closing_a_served_cluster_with_open_streams_is_quiet(capfd: pytest.CaptureFixture[str]) -> None:
+    c = SimCluster.default(seed=1)
+    with c.serve(port=0) as url:
+        client = httpx.Client(timeout=30)
+        r = client.send(client.build_request("GET", f"{url}/v1/event/stream"), stream=True)
+        chunks = r.iter_bytes()
+        assert next(chunks).startswith(b"{}")
+        started = time.monotonic()
+    assert time.monotonic() - started < 4.0, "shutdown ended the stream instead of waiting it out"
+    b"".join(chunks)  # the stream ended with its terminating chunk: no RemoteProtocolError
+    out, err = capfd.readouterr()
+    assert "Traceback" not in err and "ERROR" not in err and "Cancel" not in err, err

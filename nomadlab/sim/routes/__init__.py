@@ -11,30 +11,35 @@ def ns(*caps: str) -> Requirement:
     return Requirement("ns", caps)
 
 
+AUTH = Requirement("auth")
+
 # What a token needs for each route (REFERENCE §8 "Capability per endpoint"); first match wins.
+# ``AUTH`` routes authenticate here and check the capability on the object's namespace in the
+# handler, as Nomad's RPC endpoints do (an allocation's namespace, a job body's namespace).
 REQUIREMENTS: list[tuple[str, str, Requirement]] = [
     ("GET", r"/v1/jobs", ns("list-jobs")),
-    ("PUT|POST", r"/v1/jobs", ns("submit-job", "register-job")),
-    ("*", r"/v1/job/.+/plan", ns("submit-job", "plan-job")),
+    ("PUT|POST", r"/v1/jobs", AUTH),
+    ("*", r"/v1/job/.+/plan", AUTH),
     ("GET", r"/v1/job/.+/scale", ns("read-job-scaling", "read-job")),
     ("PUT|POST", r"/v1/job/.+/scale", ns("scale-job", "submit-job")),
-    ("PUT|POST", r"/v1/job/.+/evaluate", ns("submit-job", "evaluate-job")),
+    ("PUT|POST", r"/v1/job/.+/evaluate", ns("submit-job")),
     ("GET", r"/v1/job/.+", ns("read-job")),
-    ("PUT|POST", r"/v1/job/.+", ns("submit-job", "register-job")),
-    ("DELETE", r"/v1/job/.+", ns("submit-job", "deregister-job", "purge-job")),
-    ("PUT|POST", r"/v1/allocation/.+/stop", ns("alloc-lifecycle")),
-    ("*", r"/v1/allocations?(/.*)?", ns("read-job")),
+    ("PUT|POST", r"/v1/job/.+", AUTH),
+    ("DELETE", r"/v1/job/.+", ns("submit-job")),
+    ("*", r"/v1/job/.+", AUTH),
+    ("*", r"/v1/allocations", ns("read-job")),
+    ("*", r"/v1/allocation/.*", AUTH),
     ("*", r"/v1/evaluations?(/.*)?", ns("read-job")),
     ("*", r"/v1/deployments?(/.*)?", ns("read-job")),
-    ("GET", r"/v1/node/pools?(/.*)?", Requirement("none")),
+    ("*", r"/v1/node/pools?(/.*)?", AUTH),
     ("PUT|POST", r"/v1/node/[^/]+/(drain|eligibility|purge)", Requirement("node", level="write")),
     ("*", r"/v1/nodes?(/.*)?", Requirement("node", level="read")),
     ("*", r"/v1/client/stats", Requirement("node", level="read")),
-    ("*", r"/v1/client/allocation/.+", ns("read-job")),
-    ("*", r"/v1/client/fs/logs/.+", ns("read-logs", "read-fs")),
-    ("*", r"/v1/client/fs/.+", ns("read-fs")),
+    ("*", r"/v1/client/.+", AUTH),
     ("*", r"/v1/agent/self", Requirement("agent", level="read")),
     ("*", r"/v1/agent/members", Requirement("node", level="read")),
+    ("*", r"/v1/namespaces?(/.*)?", AUTH),
+    ("*", r"/v1/event/stream", AUTH),
 ]
 
 __all__ = ["ROUTER", "build_router"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .. import request_types
 from ..acl import PERMISSION_DENIED, public, resolve, secret_of
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
@@ -29,7 +30,7 @@ def _management(c: SimCluster, req: Request) -> None:
 
 
 def bootstrap(c: SimCluster, req: Request) -> Response:
-    body = decode_body(req, required=False) or {}
+    body = decode_body(req, request_types.ACL_BOOTSTRAP, required=False) or {}
     token = c.acl.bootstrap(ci_get(body, "BootstrapSecret") or None)
     return json_response(req, public(token), index=token["CreateIndex"])
 
@@ -59,7 +60,7 @@ def policy(c: SimCluster, req: Request, name: str) -> Response:
         return json_response(req, public(p), index=p["ModifyIndex"], meta=True)
     _management(c, req)
     if req.method in ("PUT", "POST"):
-        body = decode_body(req)
+        body = decode_body(req, request_types.ACL_POLICY)
         if (ci_get(body, "Name") or "") != name:
             raise bad_request("ACL policy name does not match request path")
         try:
@@ -85,7 +86,7 @@ def tokens_list(c: SimCluster, req: Request) -> Response:
 def token_create(c: SimCluster, req: Request) -> Response:
     _enabled(c)
     _management(c, req)
-    body = decode_body(req)
+    body = decode_body(req, request_types.ACL_TOKEN)
     token_type = ci_get(body, "Type") or "client"
     policies = ci_get(body, "Policies") or []
     if token_type not in ("client", "management"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..acl import PERMISSION_DENIED, acl_of
 from ..errors import NomadHTTPError
 from ..http import Request, Response
 from ..router import Router, blocking, json_response, paginate
@@ -82,7 +83,9 @@ def namespaces_list(c: SimCluster, req: Request) -> Response:
     index = blocking(c, req, ["namespaces"])
     prefix = req.param("prefix") or ""
     with c.state.lock:
-        out = [ns for name, ns in sorted(c.state.namespaces.items()) if name.startswith(prefix)]
+        acl = acl_of(req)
+        out = [ns for name, ns in sorted(c.state.namespaces.items())
+               if name.startswith(prefix) and (acl is None or acl.allow_namespace(name))]
         return json_response(req, out, index=index, meta=True)
 
 
@@ -91,6 +94,9 @@ def namespace_get(c: SimCluster, req: Request, name: str) -> Response:
         raise NomadHTTPError(405, "Invalid method")
     index = blocking(c, req, ["namespaces"])
     with c.state.lock:
+        acl = acl_of(req)
+        if acl is not None and not acl.allow_namespace(name):
+            raise NomadHTTPError(403, PERMISSION_DENIED)
         ns = c.state.namespaces.get(name)
         if ns is None:
             raise NomadHTTPError(404, "namespace not found")
@@ -101,11 +107,10 @@ def node_pools_list(c: SimCluster, req: Request) -> Response:
     index = blocking(c, req, ["node_pools"])
     prefix = req.param("prefix") or ""
     with c.state.lock:
-        pools = [p for name, p in sorted(c.state.node_pools.items()) if name.startswith(prefix)]
-        try:
-            page, next_token = paginate(req, pools, token=lambda p: p["Name"], sort_key=lambda t: t)
-        except NomadHTTPError:
-            raise
+        acl = acl_of(req)
+        pools = [p for name, p in sorted(c.state.node_pools.items())
+                 if name.startswith(prefix) and (acl is None or acl.allow_node_pool(name, "read"))]
+        page, next_token = paginate(req, pools, token=lambda p: p["Name"], sort_key=lambda t: t)
         return json_response(req, page, index=index, meta=True, next_token=next_token)
 
 
@@ -114,6 +119,9 @@ def node_pool_get(c: SimCluster, req: Request, name: str) -> Response:
         raise NomadHTTPError(405, "Invalid method")
     index = blocking(c, req, ["node_pools"])
     with c.state.lock:
+        acl = acl_of(req)
+        if acl is not None and not acl.allow_node_pool(name, "read"):
+            raise NomadHTTPError(403, PERMISSION_DENIED)
         pool = c.state.node_pools.get(name)
         if pool is None:
             raise NomadHTTPError(404, "node pool not found")

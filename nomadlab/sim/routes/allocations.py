@@ -5,9 +5,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import wire
+from ..acl import require_ns, visible
 from ..errors import NomadHTTPError
 from ..http import Request, Response
-from ..router import Router, blocking, json_response, namespace_of, paginate, query_bool
+from ..router import (
+    Router,
+    blocking,
+    blocking_on,
+    json_response,
+    meta_headers,
+    modify_index,
+    namespace_of,
+    paginate,
+    query_bool,
+)
 from .common import create_index_token, index_token_key, ns_matches
 
 if TYPE_CHECKING:
@@ -41,15 +52,22 @@ def allocs_list(c: SimCluster, req: Request) -> Response:
 def alloc_get(c: SimCluster, req: Request, alloc_id: str) -> Response:
     if req.method != "GET":
         raise NomadHTTPError(405, "Invalid method")
-    index = blocking(c, req, ["allocs"])
+    index = blocking_on(c, req, "allocs", lambda: modify_index(c.state.allocs.get(alloc_id)))
     with c.state.lock:
         alloc = c.state.allocs.get(alloc_id)
         if alloc is None:
-            raise NomadHTTPError(404, "alloc not found")
-        return json_response(req, alloc, index=alloc["ModifyIndex"] or index, meta=True)
+            raise NomadHTTPError(404, "alloc not found", meta_headers(index))
+        if not visible(req, alloc["Namespace"], "read-job"):
+            # Alloc.GetAlloc answers structs.NewErrUnknownAllocation, an uncoded error: 500.
+            raise NomadHTTPError(500, f'Unknown allocation "{alloc_id}"')
+        return json_response(req, alloc, index=index, meta=True)
 
 
 def alloc_stop(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    with c.state.lock:
+        alloc = c.state.allocs.get(alloc_id)
+        if alloc is not None:
+            require_ns(req, alloc["Namespace"], "alloc-lifecycle")
     reply = c.stop_alloc(
         alloc_id,
         no_shutdown_delay=query_bool(req, "no_shutdown_delay"),

@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .. import logs, usage
+from ..acl import require_ns
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
 from ..router import Router, json_response, parse_bool
@@ -58,6 +59,9 @@ def client_stats(c: SimCluster, req: Request) -> Response:
 def alloc_stats(c: SimCluster, req: Request, alloc_id: str) -> Response:
     """GET /v1/client/allocation/:alloc_id/stats: the allocation's ``AllocResourceUsage``."""
     with c.state.lock:
+        alloc = c.state.allocs.get(alloc_id)
+        if alloc is not None:
+            require_ns(req, alloc["Namespace"], "read-job")
         alloc, node = _client_alloc(c, alloc_id)
         payload = usage.alloc_usage(
             c.seed, alloc, c.now_ns(), node=node, task=req.param("task") or ""
@@ -111,6 +115,9 @@ def alloc_logs(c: SimCluster, req: Request, alloc_id: str) -> Response:
     if origin not in ("start", "end"):
         raise bad_request("origin must be start or end")
     with c.state.lock:
+        found = c.state.allocs.get(alloc_id)
+        if found is not None:
+            require_ns(req, found["Namespace"], "read-fs", "read-logs")
         alloc, _ = _client_alloc(c, alloc_id)
         state = (alloc.get("TaskStates") or {}).get(task)
         if state is None:

@@ -4,31 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from ..errors import bad_request
 from ..http import Request
 
 __all__ = ["decode_body", "ci_get", "create_index_token", "ns_matches", "index_token_key", "job_token_key"]
 
 
-def decode_body(req: Request, *, required: bool = True, status: int = 400) -> Any:
-    """Decode a JSON request body; bad JSON answers 400 with a Go-like decoder message."""
-    if not req.body.strip():
+def decode_body(req: Request, schema: Any = "any", *, required: bool = True, status: int = 400) -> Any:
+    """Decode a JSON request body into ``schema`` as Go's decoder does (:mod:`..gojson`).
+
+    A zero-length body is Nomad's 400 ``Request body is empty`` when ``required`` (``None``
+    otherwise); a body Go's decoder refuses is ``status`` (400) with the decoder's text.
+    """
+    if not req.body:
         if required:
             raise bad_request("Request body is empty")
         return None
-    try:
-        return orjson.loads(req.body)
-    except orjson.JSONDecodeError as exc:
-        msg = str(exc)
-        if "unexpected end" in msg.lower() or "eof" in msg.lower():
-            text = "unexpected EOF"
-        else:
-            text = f"invalid character in JSON body: {msg}"
-        from ..errors import NomadHTTPError
+    from ..errors import NomadHTTPError
+    from ..gojson import GoJSONError, decode
 
-        raise NomadHTTPError(status, text) from None
+    try:
+        return decode(req.body, schema)
+    except GoJSONError as exc:
+        raise NomadHTTPError(status, str(exc)) from None
 
 
 def ci_get(obj: Any, name: str, default: Any = None) -> Any:

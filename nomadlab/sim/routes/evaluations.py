@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import wire
+from ..acl import require_ns, visible
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
-from ..router import Router, blocking, json_response, namespace_of, paginate
+from ..router import Router, blocking, blocking_on, json_response, meta_headers, modify_index, namespace_of, paginate
 from .common import create_index_token, index_token_key, ns_matches
 
 if TYPE_CHECKING:
@@ -42,12 +43,13 @@ def evals_list(c: SimCluster, req: Request) -> Response:
 def eval_get(c: SimCluster, req: Request, eval_id: str) -> Response:
     if req.method != "GET":
         raise NomadHTTPError(405, "Invalid method")
-    index = blocking(c, req, ["evals"])
+    index = blocking_on(c, req, "evals", lambda: modify_index(c.state.evals.get(eval_id)))
     with c.state.lock:
         ev = c.state.evals.get(eval_id)
         if ev is None:
-            raise NomadHTTPError(404, "eval not found")
-        return json_response(req, ev, index=ev["ModifyIndex"] or index, meta=True)
+            raise NomadHTTPError(404, "eval not found", meta_headers(index))
+        require_ns(req, ev["Namespace"], "read-job")
+        return json_response(req, ev, index=index, meta=True)
 
 
 def eval_allocations(c: SimCluster, req: Request, eval_id: str) -> Response:
@@ -57,6 +59,7 @@ def eval_allocations(c: SimCluster, req: Request, eval_id: str) -> Response:
     with c.state.lock:
         ids = c.state.allocs_by_eval.get(eval_id, {})
         allocs = sorted((c.state.allocs[i] for i in ids if i in c.state.allocs), key=lambda a: a["CreateIndex"])
+        _check_first_namespace(req, allocs)
         return json_response(req, [wire.alloc_stub(a, copy=False) for a in allocs], index=index, meta=True)
 
 
@@ -80,12 +83,13 @@ def deployments_list(c: SimCluster, req: Request) -> Response:
 def deployment_get(c: SimCluster, req: Request, dep_id: str) -> Response:
     if req.method != "GET":
         raise NomadHTTPError(405, "Invalid method")
-    index = blocking(c, req, ["deployment"])
+    index = blocking_on(c, req, "deployment", lambda: modify_index(c.state.deployments.get(dep_id)))
     with c.state.lock:
         dep = c.state.deployments.get(dep_id)
-        if dep is None:
-            raise NomadHTTPError(404, "deployment not found")
-        return json_response(req, dep, index=dep["ModifyIndex"] or index, meta=True)
+        if dep is None or not visible(req, dep["Namespace"], "read-job"):
+            # Deployment.GetDeployment hides a deployment the token may not read.
+            raise NomadHTTPError(404, "deployment not found", meta_headers(index))
+        return json_response(req, dep, index=index, meta=True)
 
 
 def deployment_allocations(c: SimCluster, req: Request, dep_id: str) -> Response:
@@ -93,7 +97,15 @@ def deployment_allocations(c: SimCluster, req: Request, dep_id: str) -> Response
     with c.state.lock:
         allocs = sorted((a for a in c.state.allocs.values() if a.get("DeploymentID") == dep_id),
                         key=lambda a: a["CreateIndex"])
+        _check_first_namespace(req, allocs)
         return json_response(req, [wire.alloc_stub(a, copy=False) for a in allocs], index=index, meta=True)
+
+
+def _check_first_namespace(req: Request, allocs: list[dict[str, Any]]) -> None:
+    """``Eval.Allocations`` / ``Deployment.Allocations``: the allocations' namespace (that of
+    the first one) needs ``read-job`` when it differs from the request's."""
+    if allocs and allocs[0]["Namespace"] != namespace_of(req):
+        require_ns(req, allocs[0]["Namespace"], "read-job")
 
 
 def register(router: Router) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..errors import bad_request
 from ..events import parse_topics
 from ..http import Request, Response
-from ..router import Router, namespace_of
+from ..router import Router
 
 if TYPE_CHECKING:
     from ..cluster import SimCluster
@@ -27,8 +27,8 @@ def event_stream(c: SimCluster, req: Request) -> Response:
         topics = parse_topics(req.query.get("topic", []))
     except ValueError as exc:
         raise bad_request(f"Invalid topic query: {exc}") from None
-    c.authorize_topics(req, topics)
-    stream = c.events.subscribe(index=index, topics=topics, namespace=namespace_of(req))
+    namespaces = c.authorize_topics(req, topics)
+    stream = c.events.subscribe(index=index, topics=topics, namespace=namespaces)
     headers = {"Content-Type": "application/json", "Cache-Control": "no-cache"}
     return Response(status=200, headers=headers, stream=stream)
 

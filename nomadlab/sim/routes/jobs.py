@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import wire
+from .. import request_types, wire
+from ..acl import require_ns
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
 from ..router import (
     Router,
     blocking,
+    blocking_on,
     json_response,
+    meta_headers,
+    modify_index,
     namespace_of,
     paginate,
     query_bool,
@@ -53,17 +57,19 @@ def jobs_list(c: SimCluster, req: Request) -> Response:
 
 def jobs_register(c: SimCluster, req: Request) -> Response:
     """PUT/POST /v1/jobs."""
-    return json_response(req, _register(c, req, None), index=c.state.index)
+    reply = _register(c, req, None)
+    return json_response(req, reply, index=reply["Index"])
 
 
 def _register(c: SimCluster, req: Request, path_id: str | None) -> dict[str, Any]:
-    body = decode_body(req)
+    body = decode_body(req, request_types.JOB_REGISTER)
     job = ci_get(body, "Job")
     if not job:
         raise bad_request("Job must be specified")
     if path_id is not None and ci_get(job, "ID") != path_id:
         raise bad_request("Job ID does not match name")
-    namespace = ci_get(job, "Namespace") or req.param("namespace") or None
+    namespace = namespace_for_job(req, body, job)
+    require_ns(req, namespace, "submit-job")
     return c.register_job(
         job,
         namespace=namespace,
@@ -73,6 +79,16 @@ def _register(c: SimCluster, req: Request, path_id: str | None) -> dict[str, Any
         preserve_counts=bool(ci_get(body, "PreserveCounts", False)),
         submission=ci_get(body, "Submission"),
     )
+
+
+def namespace_for_job(req: Request, body: Any, job: Any) -> str:
+    """The namespace a job body is written to, as Nomad's ``namespaceForJob`` picks it
+    (``command/agent/job_endpoint.go``): ``?namespace=`` first, then the request body's
+    ``Namespace``, then ``Job.Namespace``, else ``default``."""
+    for candidate in (req.param("namespace"), ci_get(body, "Namespace"), ci_get(job, "Namespace")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return "default"
 
 
 def job_specific(c: SimCluster, req: Request, rest: str) -> Response:
@@ -86,15 +102,15 @@ def job_specific(c: SimCluster, req: Request, rest: str) -> Response:
 def job_crud(c: SimCluster, req: Request, job_id: str) -> Response:
     ns = namespace_of(req)
     if req.method == "GET":
-        index = blocking(c, req, ["jobs"])
+        index = blocking_on(c, req, "jobs", lambda: modify_index(c.get_job(ns, job_id)))
         with c.state.lock:
             job = c.get_job(ns, job_id)
             if job is None:
-                raise NomadHTTPError(404, "job not found")
-            return json_response(req, job, index=job["ModifyIndex"] or index, meta=True)
+                raise NomadHTTPError(404, "job not found", meta_headers(index))
+            return json_response(req, job, index=index, meta=True)
     if req.method in ("PUT", "POST"):
         reply = _register(c, req, job_id)
-        return json_response(req, reply, index=c.state.index)
+        return json_response(req, reply, index=reply["Index"])
     if req.method == "DELETE":
         purge = query_bool(req, "purge")
         query_bool(req, "global")
@@ -151,12 +167,13 @@ def job_deployment(c: SimCluster, req: Request, job_id: str) -> Response:
 
 def job_summary(c: SimCluster, req: Request, job_id: str) -> Response:
     _get_only(req)
-    index = blocking(c, req, ["job_summary"])
+    key = (namespace_of(req), job_id)
+    index = blocking_on(c, req, "job_summary", lambda: modify_index(c.state.job_summaries.get(key)))
     with c.state.lock:
-        summary = c.state.job_summaries.get((namespace_of(req), job_id))
+        summary = c.state.job_summaries.get(key)
         if summary is None:
-            raise NomadHTTPError(404, "job not found")
-        return json_response(req, summary, index=summary["ModifyIndex"] or index, meta=True)
+            raise NomadHTTPError(404, "job not found", meta_headers(index))
+        return json_response(req, summary, index=index, meta=True)
 
 
 def job_versions(c: SimCluster, req: Request, job_id: str) -> Response:
@@ -178,13 +195,14 @@ def job_versions(c: SimCluster, req: Request, job_id: str) -> Response:
 def job_plan(c: SimCluster, req: Request, job_id: str) -> Response:
     if req.method not in ("PUT", "POST"):
         raise NomadHTTPError(405, "Invalid method")
-    body = decode_body(req)
+    body = decode_body(req, request_types.JOB_PLAN)
     job = ci_get(body, "Job")
     if not job:
         raise bad_request("Job must be specified")
     if ci_get(job, "ID") != job_id:
         raise bad_request("Job ID does not match")
-    namespace = ci_get(job, "Namespace") or req.param("namespace") or None
+    namespace = namespace_for_job(req, body, job)
+    require_ns(req, namespace, "submit-job")
     reply = c.plan_job(job, namespace=namespace, diff=bool(ci_get(body, "Diff", False)))
     return json_response(req, reply, index=reply["Index"])
 
@@ -202,7 +220,7 @@ def job_scale(c: SimCluster, req: Request, job_id: str) -> Response:
             return json_response(req, status, index=index, meta=True)
     if req.method not in ("PUT", "POST"):
         raise NomadHTTPError(405, "Invalid method")
-    body = decode_body(req) or {}
+    body = decode_body(req, request_types.SCALING) or {}
     target = ci_get(body, "Target") or {}
     if ci_get(target, "Job") and ci_get(target, "Job") != job_id:
         raise bad_request("job ID in payload did not match URL")
@@ -224,7 +242,7 @@ def job_scale(c: SimCluster, req: Request, job_id: str) -> Response:
 def job_evaluate(c: SimCluster, req: Request, job_id: str) -> Response:
     if req.method not in ("PUT", "POST"):
         raise NomadHTTPError(405, "Invalid method")
-    body = decode_body(req, required=False)
+    body = decode_body(req, request_types.JOB_EVALUATE, required=False)
     if body is not None:
         body_id = ci_get(body, "JobID")
         if not body_id:
@@ -253,6 +271,7 @@ def job_submission(c: SimCluster, req: Request, job_id: str) -> Response:
 
 
 def _not_simulated(c: SimCluster, req: Request, job_id: str) -> Response:
+    require_ns(req, namespace_of(req), "read-job" if req.method == "GET" else "submit-job")
     raise NomadHTTPError(501, "not supported by nomadlab.sim (see FIDELITY.md)")
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import wire
+from .. import request_types, wire
+from ..acl import visible
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
-from ..router import Router, blocking, json_response, paginate, query_bool
+from ..router import Router, blocking, blocking_on, json_response, meta_headers, modify_index, paginate, query_bool
 from .common import ci_get, decode_body
 
 if TYPE_CHECKING:
@@ -35,12 +36,12 @@ def nodes_list(c: SimCluster, req: Request) -> Response:
 def node_get(c: SimCluster, req: Request, node_id: str) -> Response:
     if req.method != "GET":
         raise NomadHTTPError(405, "Invalid method")
-    index = blocking(c, req, ["nodes"])
+    index = blocking_on(c, req, "nodes", lambda: modify_index(c.state.nodes.get(node_id)))
     with c.state.lock:
         node = c.state.nodes.get(node_id)
         if node is None:
-            raise NomadHTTPError(404, "node not found")
-        return json_response(req, node, index=node["ModifyIndex"] or index, meta=True)
+            raise NomadHTTPError(404, "node not found", meta_headers(index))
+        return json_response(req, node, index=index, meta=True)
 
 
 def node_allocations(c: SimCluster, req: Request, node_id: str) -> Response:
@@ -48,12 +49,13 @@ def node_allocations(c: SimCluster, req: Request, node_id: str) -> Response:
         raise NomadHTTPError(405, "Invalid method")
     index = blocking(c, req, ["allocs"])
     with c.state.lock:
-        allocs = sorted(c.state.node_allocs(node_id), key=lambda a: a["CreateIndex"])
+        allocs = sorted((a for a in c.state.node_allocs(node_id) if visible(req, a["Namespace"], "read-job")),
+                        key=lambda a: a["CreateIndex"])
         return json_response(req, allocs, index=index, meta=True)
 
 
 def node_drain(c: SimCluster, req: Request, node_id: str) -> Response:
-    body = decode_body(req)
+    body = decode_body(req, request_types.NODE_DRAIN)
     spec = ci_get(body, "DrainSpec")
     if spec is not None and not isinstance(spec, dict):
         raise bad_request("DrainSpec must be an object")
@@ -63,7 +65,7 @@ def node_drain(c: SimCluster, req: Request, node_id: str) -> Response:
 
 
 def node_eligibility(c: SimCluster, req: Request, node_id: str) -> Response:
-    body = decode_body(req)
+    body = decode_body(req, request_types.NODE_ELIGIBILITY)
     reply = c.set_eligibility(node_id, ci_get(body, "Eligibility") or "")
     return json_response(req, reply, index=reply["Index"])
 

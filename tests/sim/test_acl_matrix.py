@@ -1,0 +1,399 @@
+"""Every served route × five tokens, against the status and body real Nomad answers.
+
+The cases are keyed by the router's own patterns, and a test fails when a route of the router
+has no case, so a new route cannot escape the matrix. Expectations follow Nomad's RPC
+endpoints (``nomad/*_endpoint.go``) and ``acl/acl.go``; see ``docs/sim-api.md``.
+
+Tokens: ``anon`` (no token, no anonymous policy), ``read`` (read on ``default``, node, agent
+and node pools), ``other`` (write on ``team`` only), ``write`` (write on ``default``, node
+write, agent and node-pool read) and ``mgmt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from nomadlab.sim import SimCluster
+from nomadlab.sim.routes import ROUTER
+from nomadlab.sim.scenarios import group, job_spec, task
+
+TOKENS = ("anon", "read", "other", "write", "mgmt")
+RULES = {
+    "read": 'namespace "default" { policy = "read" }\nnode { policy = "read" }\n'
+            'agent { policy = "read" }\nnode_pool "*" { policy = "read" }',
+    "other": 'namespace "team" { policy = "write" }',
+    "write": 'namespace "default" { policy = "write" }\nnode { policy = "write" }\n'
+             'agent { policy = "read" }\nnode_pool "*" { policy = "read" }',
+}
+DENIED = (403, "Permission denied")
+
+
+@dataclass
+class World:
+    cluster: SimCluster
+    http: httpx.Client
+    secrets: dict[str, str]
+    ids: dict[str, str]
+
+    def headers(self, token: str) -> dict[str, str]:
+        return {"X-Nomad-Token": self.secrets[token]} if token in self.secrets else {}
+
+
+def _world() -> World:
+    c = SimCluster(acl=True, seed=11)
+    c.max_blocking_wait_s = 1.0
+    c.add_namespace("team")
+    node = c.add_node(name="n1", datacenter="dc1", cpu_mhz=4000, cores=4, memory_mb=8192, disk_mb=10000,
+                      address="10.0.0.1")
+    c.register_job(job_spec("a", [group("g", [task("t")])], datacenters=["dc1"]))
+    c.register_job(job_spec("b", [group("g", [task("t")])], datacenters=["dc1"], namespace="team"))
+    c.advance(60)
+    http = httpx.Client(transport=c.transport(), base_url="http://nomad")
+    mgmt = c.acl.bootstrap()["SecretID"]
+    secrets = {"mgmt": mgmt}
+    for name, rules in RULES.items():
+        c.acl.upsert_policy(name, rules)
+        secrets[name] = c.acl.create_token(name=name, policies=[name])["SecretID"]
+    ids: dict[str, str] = {"node": node["ID"]}
+    for ns, job in (("default", "a"), ("team", "b")):
+        alloc = c.state.job_allocs(ns, job)[0]
+        ids[f"alloc_{job}"] = alloc["ID"]
+        ids[f"eval_{job}"] = alloc["EvalID"]
+        deps = [d for d in c.state.deployments.values() if d["JobID"] == job]
+        assert deps, "a service job's first version has a deployment"
+        ids[f"dep_{job}"] = deps[0]["ID"]
+    return World(c, http, secrets, ids)
+
+
+def _job_body(namespace: str | None = None, **top: Any) -> dict[str, Any]:
+    spec = job_spec("a", [group("g", [task("t")])], datacenters=["dc1"])
+    if namespace is not None:
+        spec["Namespace"] = namespace
+    return {"Job": spec, **top}
+
+
+def _profile(ok: tuple[int, str | None], allowed: tuple[str, ...],
+             denied: tuple[int, str | None] = DENIED) -> dict[str, tuple[int, str | None]]:
+    return {t: (ok if t in allowed else denied) for t in TOKENS}
+
+
+OK = (200, None)
+ALL = TOKENS
+READ_DEFAULT = ("read", "write", "mgmt")
+WRITE_DEFAULT = ("write", "mgmt")
+TEAM = ("other", "mgmt")
+NODE_READ = ("read", "write", "mgmt")
+NODE_WRITE = ("write", "mgmt")
+
+
+@dataclass
+class Case:
+    """One request and what each token gets (status, and the exact body for error texts)."""
+
+    id: str
+    pattern: str
+    method: str
+    path: Callable[[dict[str, str]], str]
+    expect: dict[str, tuple[int, str | None]]
+    params: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    stream: bool = False
+
+
+def P(path: str) -> Callable[[dict[str, str]], str]:  # noqa: N802 - reads like a path literal
+    return lambda ids: path.format(**ids)
+
+
+R = {  # the router's patterns, by name, to key the cases
+    "leader": r"/v1/status/leader", "peers": r"/v1/status/peers", "regions": r"/v1/regions",
+    "self": r"/v1/agent/self", "members": r"/v1/agent/members", "health": r"/v1/agent/health",
+    "namespaces": r"/v1/namespaces", "namespace": r"/v1/namespace/(?P<name>[^/]+)",
+    "pools": r"/v1/node/pools", "pool": r"/v1/node/pool/(?P<name>[^/]+)",
+    "jobs_get": r"/v1/jobs", "job": r"/v1/job/(?P<rest>.+)",
+    "allocs": r"/v1/allocations", "alloc_stop": r"/v1/allocation/(?P<alloc_id>[^/]+)/stop",
+    "alloc_sub": r"/v1/allocation/(?P<alloc_id>[^/]+)/(?P<sub>.+)",
+    "alloc": r"/v1/allocation/(?P<alloc_id>[^/]+)",
+    "nodes": r"/v1/nodes", "node_allocs": r"/v1/node/(?P<node_id>[^/]+)/allocations",
+    "drain": r"/v1/node/(?P<node_id>[^/]+)/drain", "elig": r"/v1/node/(?P<node_id>[^/]+)/eligibility",
+    "purge": r"/v1/node/(?P<node_id>[^/]+)/purge", "node": r"/v1/node/(?P<node_id>[^/]+)",
+    "evals": r"/v1/evaluations", "eval_allocs": r"/v1/evaluation/(?P<eval_id>[^/]+)/allocations",
+    "eval": r"/v1/evaluation/(?P<eval_id>[^/]+)", "deps": r"/v1/deployments",
+    "dep_allocs": r"/v1/deployment/allocations/(?P<dep_id>[^/]+)",
+    "dep": r"/v1/deployment/(?P<dep_id>[^/]+)", "stream": r"/v1/event/stream",
+    "bootstrap": r"/v1/acl/bootstrap", "policies": r"/v1/acl/policies",
+    "policy": r"/v1/acl/policy/(?P<name>[^/]*)", "tokens": r"/v1/acl/tokens", "token": r"/v1/acl/token",
+    "token_self": r"/v1/acl/token/self", "client_stats": r"/v1/client/stats",
+    "alloc_stats": r"/v1/client/allocation/(?P<alloc_id>[^/]+)/stats",
+    "logs": r"/v1/client/fs/logs/(?P<alloc_id>[^/]*)",
+}
+
+# Alloc.GetAlloc checks only the allocation's namespace and hides it behind the uncoded
+# structs.NewErrUnknownAllocation, so the HTTP layer answers 500.
+UNKNOWN_B = "Unknown allocation \"{}\""
+
+CASES: list[Case] = [
+    Case("status-leader", R["leader"], "GET", P("/v1/status/leader"), _profile(OK, ALL)),
+    Case("status-peers", R["peers"], "GET", P("/v1/status/peers"), _profile(OK, ALL)),
+    Case("regions", R["regions"], "GET", P("/v1/regions"), _profile(OK, ALL)),
+    Case("agent-self", R["self"], "GET", P("/v1/agent/self"), _profile(OK, ("read", "write", "mgmt"))),
+    Case("agent-members", R["members"], "GET", P("/v1/agent/members"), _profile(OK, NODE_READ)),
+    Case("agent-health", R["health"], "GET", P("/v1/agent/health"), _profile(OK, ALL)),
+    Case("namespaces", R["namespaces"], "GET", P("/v1/namespaces"), _profile(OK, ALL)),
+    Case("namespace-default", R["namespace"], "GET", P("/v1/namespace/default"), _profile(OK, READ_DEFAULT)),
+    Case("namespace-team", R["namespace"], "GET", P("/v1/namespace/team"), _profile(OK, TEAM)),
+    Case("node-pools", R["pools"], "GET", P("/v1/node/pools"), _profile(OK, ALL)),
+    Case("node-pool", R["pool"], "GET", P("/v1/node/pool/default"), _profile(OK, ("read", "write", "mgmt"))),
+    Case("jobs-list", R["jobs_get"], "GET", P("/v1/jobs"), _profile(OK, READ_DEFAULT)),
+    Case("jobs-list-team", R["jobs_get"], "GET", P("/v1/jobs"), _profile(OK, TEAM), {"namespace": "team"}),
+    Case("jobs-list-star", R["jobs_get"], "GET", P("/v1/jobs"), _profile(OK, ("read", "other", "write", "mgmt")),
+         {"namespace": "*"}),
+    Case("jobs-register", R["jobs_get"], "PUT", P("/v1/jobs"), _profile(OK, WRITE_DEFAULT), body=_job_body()),
+    Case("jobs-register-body-team", R["jobs_get"], "PUT", P("/v1/jobs"), _profile(OK, TEAM),
+         body=_job_body("team")),
+    Case("jobs-register-query-wins", R["jobs_get"], "PUT", P("/v1/jobs"), _profile(OK, WRITE_DEFAULT),
+         {"namespace": "default"}, body=_job_body("team")),
+    Case("jobs-register-request-ns", R["jobs_get"], "PUT", P("/v1/jobs"), _profile(OK, TEAM),
+         body=_job_body(None, Namespace="team")),
+    Case("job-get", R["job"], "GET", P("/v1/job/a"), _profile(OK, READ_DEFAULT)),
+    Case("job-get-star", R["job"], "GET", P("/v1/job/a"),
+         _profile((404, "job not found"), ("read", "other", "write", "mgmt")), {"namespace": "*"}),
+    Case("job-register", R["job"], "POST", P("/v1/job/a"), _profile(OK, WRITE_DEFAULT), body=_job_body()),
+    Case("job-register-team", R["job"], "POST", P("/v1/job/a"), _profile(OK, TEAM), body=_job_body("team")),
+    Case("job-deregister", R["job"], "DELETE", P("/v1/job/a"), _profile(OK, WRITE_DEFAULT)),
+    Case("job-allocations", R["job"], "GET", P("/v1/job/a/allocations"), _profile(OK, READ_DEFAULT)),
+    Case("job-evaluations", R["job"], "GET", P("/v1/job/a/evaluations"), _profile(OK, READ_DEFAULT)),
+    Case("job-deployments", R["job"], "GET", P("/v1/job/a/deployments"), _profile(OK, READ_DEFAULT)),
+    Case("job-deployment", R["job"], "GET", P("/v1/job/a/deployment"), _profile(OK, READ_DEFAULT)),
+    Case("job-summary", R["job"], "GET", P("/v1/job/a/summary"), _profile(OK, READ_DEFAULT)),
+    Case("job-versions", R["job"], "GET", P("/v1/job/a/versions"), _profile(OK, READ_DEFAULT)),
+    Case("job-scale-get", R["job"], "GET", P("/v1/job/a/scale"), _profile(OK, READ_DEFAULT)),
+    Case("job-scale-post", R["job"], "POST", P("/v1/job/a/scale"), _profile(OK, WRITE_DEFAULT),
+         body={"Count": 2, "Target": {"Group": "g"}}),
+    Case("job-evaluate", R["job"], "POST", P("/v1/job/a/evaluate"), _profile(OK, WRITE_DEFAULT)),
+    Case("job-plan", R["job"], "POST", P("/v1/job/a/plan"), _profile(OK, WRITE_DEFAULT), body=_job_body()),
+    Case("job-plan-team", R["job"], "POST", P("/v1/job/a/plan"), _profile(OK, TEAM), body=_job_body("team")),
+    Case("job-submission", R["job"], "GET", P("/v1/job/a/submission"),
+         _profile((404, "job source not found"), READ_DEFAULT), {"version": "0"}),
+    Case("job-revert", R["job"], "POST", P("/v1/job/a/revert"),
+         _profile((501, "not supported by nomadlab.sim (see FIDELITY.md)"), WRITE_DEFAULT), body={}),
+    Case("allocs-list", R["allocs"], "GET", P("/v1/allocations"), _profile(OK, READ_DEFAULT)),
+    Case("allocs-list-star", R["allocs"], "GET", P("/v1/allocations"),
+         _profile(OK, ("read", "other", "write", "mgmt")), {"namespace": "*"}),
+    Case("alloc-get", R["alloc"], "GET", P("/v1/allocation/{alloc_a}"),
+         _profile(OK, READ_DEFAULT, (500, None))),
+    Case("alloc-get-team", R["alloc"], "GET", P("/v1/allocation/{alloc_b}"),
+         _profile(OK, TEAM, (500, None))),
+    Case("alloc-stop", R["alloc_stop"], "POST", P("/v1/allocation/{alloc_a}/stop"), _profile(OK, WRITE_DEFAULT)),
+    Case("alloc-stop-team", R["alloc_stop"], "POST", P("/v1/allocation/{alloc_b}/stop"), _profile(OK, TEAM)),
+    Case("alloc-sub", R["alloc_sub"], "GET", P("/v1/allocation/{alloc_a}/services"),
+         _profile((404, "resource not found"), ALL)),
+    Case("nodes", R["nodes"], "GET", P("/v1/nodes"), _profile(OK, NODE_READ)),
+    Case("node-allocs", R["node_allocs"], "GET", P("/v1/node/{node}/allocations"), _profile(OK, NODE_READ)),
+    Case("node-drain", R["drain"], "POST", P("/v1/node/{node}/drain"), _profile(OK, NODE_WRITE),
+         body={"DrainSpec": {"Deadline": 60_000_000_000}}),
+    Case("node-elig", R["elig"], "POST", P("/v1/node/{node}/eligibility"), _profile(OK, NODE_WRITE),
+         body={"Eligibility": "ineligible"}),
+    Case("node-purge", R["purge"], "POST", P("/v1/node/{node}/purge"),
+         _profile((501, "not supported by nomadlab.sim (see FIDELITY.md)"), NODE_WRITE)),
+    Case("node-get", R["node"], "GET", P("/v1/node/{node}"), _profile(OK, NODE_READ)),
+    Case("evals", R["evals"], "GET", P("/v1/evaluations"), _profile(OK, READ_DEFAULT)),
+    Case("eval-allocs", R["eval_allocs"], "GET", P("/v1/evaluation/{eval_a}/allocations"),
+         _profile(OK, READ_DEFAULT)),
+    Case("eval-allocs-team", R["eval_allocs"], "GET", P("/v1/evaluation/{eval_b}/allocations"),
+         _profile(OK, ("mgmt",))),
+    Case("eval-get", R["eval"], "GET", P("/v1/evaluation/{eval_a}"), _profile(OK, READ_DEFAULT)),
+    Case("eval-get-team", R["eval"], "GET", P("/v1/evaluation/{eval_b}"), _profile(OK, ("mgmt",))),
+    Case("eval-get-team-ns", R["eval"], "GET", P("/v1/evaluation/{eval_b}"), _profile(OK, TEAM),
+         {"namespace": "team"}),
+    Case("deps", R["deps"], "GET", P("/v1/deployments"), _profile(OK, READ_DEFAULT)),
+    Case("dep-allocs", R["dep_allocs"], "GET", P("/v1/deployment/allocations/{dep_a}"), _profile(OK, READ_DEFAULT)),
+    Case("dep-get", R["dep"], "GET", P("/v1/deployment/{dep_a}"), _profile(OK, READ_DEFAULT)),
+    Case("dep-get-team", R["dep"], "GET", P("/v1/deployment/{dep_b}"),
+         {**_profile(OK, ("mgmt",)), "read": (404, "deployment not found"),
+          "write": (404, "deployment not found")}),
+    Case("event-stream", R["stream"], "GET", P("/v1/event/stream"), _profile(OK, READ_DEFAULT),
+         {"topic": "Job"}, stream=True),
+    Case("event-stream-star", R["stream"], "GET", P("/v1/event/stream"), _profile(OK, ("mgmt",)),
+         {"topic": "Job", "namespace": "*"}, stream=True),
+    Case("acl-bootstrap", R["bootstrap"], "POST", P("/v1/acl/bootstrap"),
+         _profile((400, None), ALL)),
+    Case("acl-policies", R["policies"], "GET", P("/v1/acl/policies"), _profile(OK, ALL)),
+    Case("acl-policy-get", R["policy"], "GET", P("/v1/acl/policy/read"), _profile(OK, ("read", "mgmt"))),
+    Case("acl-policy-put", R["policy"], "PUT", P("/v1/acl/policy/x"), _profile(OK, ("mgmt",)),
+         body={"Name": "x", "Rules": 'node { policy = "read" }'}),
+    Case("acl-tokens", R["tokens"], "GET", P("/v1/acl/tokens"), _profile(OK, ("mgmt",))),
+    Case("acl-token-create", R["token"], "POST", P("/v1/acl/token"), _profile(OK, ("mgmt",)),
+         body={"Type": "management"}),
+    Case("acl-token-self", R["token_self"], "GET", P("/v1/acl/token/self"), _profile(OK, ALL)),
+    Case("client-stats", R["client_stats"], "GET", P("/v1/client/stats"), _profile(OK, NODE_READ),
+         {"node_id": "{node}"}),
+    Case("alloc-stats", R["alloc_stats"], "GET", P("/v1/client/allocation/{alloc_a}/stats"),
+         _profile(OK, READ_DEFAULT)),
+    Case("alloc-stats-team", R["alloc_stats"], "GET", P("/v1/client/allocation/{alloc_b}/stats"),
+         _profile(OK, TEAM)),
+    Case("logs", R["logs"], "GET", P("/v1/client/fs/logs/{alloc_a}"), _profile(OK, WRITE_DEFAULT),
+         {"task": "t", "type": "stdout"}, stream=True),
+    Case("logs-team", R["logs"], "GET", P("/v1/client/fs/logs/{alloc_b}"), _profile(OK, TEAM),
+         {"task": "t", "type": "stdout"}, stream=True),
+]
+
+
+def test_every_route_of_the_router_has_a_case() -> None:
+    patterns = {route.pattern.pattern.removesuffix(r"\Z") for route in ROUTER.routes}
+    covered = {case.pattern for case in CASES}
+    assert patterns - covered == set(), "add a case to CASES for each new route"
+    assert covered - patterns == set(), "a case names a pattern the router no longer has"
+
+
+def test_every_case_reaches_its_route() -> None:
+    ids = {"node": "n", "alloc_a": "x", "alloc_b": "y", "eval_a": "e", "eval_b": "f", "dep_a": "d", "dep_b": "b"}
+    for case in CASES:
+        path = case.path(ids)
+        first = next(r for r in ROUTER.routes if r.pattern.match(path))
+        assert first.pattern.pattern.removesuffix(r"\Z") == case.pattern, case.id
+
+
+@pytest.mark.parametrize("token", TOKENS)
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_acl_matrix(case: Case, token: str) -> None:
+    world = _world()
+    before = world.cluster.state.index
+    path = case.path(world.ids)
+    params = {k: v.format(**world.ids) for k, v in case.params.items()}
+    headers = world.headers(token)
+    if case.stream:
+        with world.http.stream(case.method, path, params=params, headers=headers) as r:
+            status = r.status_code
+            text = r.read().decode() if status != 200 else ""
+    else:
+        r = world.http.request(case.method, path, params=params, headers=headers, json=case.body)
+        status, text = r.status_code, r.text
+    want_status, want_body = case.expect[token]
+    assert status == want_status, (case.id, token, text)
+    if want_body is not None:
+        assert text == want_body
+    if status == 500 and case.id.startswith("alloc-get"):
+        alloc = world.ids["alloc_b" if case.id.endswith("team") else "alloc_a"]
+        assert text == UNKNOWN_B.format(alloc)
+    if status == 403:
+        assert world.cluster.state.index == before, "a denied request wrote nothing"
+
+
+def test_expired_token_is_denied_on_every_authenticated_route() -> None:
+    world = _world()
+    c = world.cluster
+    c.acl.upsert_policy("exp", RULES["write"])
+    expired = c.acl.create_token(name="exp", policies=["exp"], ttl_ns=1_000_000_000)["SecretID"]
+    c.advance(2)
+    for case in CASES:
+        if case.expect["anon"][0] in (200, 400, 404) and case.expect["anon"] == case.expect["mgmt"]:
+            continue  # routes Nomad answers without authenticating (status, regions, health, ...)
+        if case.id.startswith(("acl-", "namespaces", "node-pools")):
+            continue
+        path = case.path(world.ids)
+        params = {k: v.format(**world.ids) for k, v in case.params.items()}
+        r = world.http.request(case.method, path, params=params, headers={"X-Nomad-Token": expired},
+                               json=case.body)
+        assert (r.status_code, r.text) == DENIED, case.id
+
+
+@pytest.mark.parametrize("path", ["/v1/namespaces", "/v1/node/pools", "/v1/jobs?namespace=*"])
+def test_expired_token_is_denied_on_filtered_lists(path: str) -> None:
+    world = _world()
+    c = world.cluster
+    c.acl.upsert_policy("exp", RULES["write"])
+    expired = c.acl.create_token(name="exp", policies=["exp"], ttl_ns=1_000_000_000)["SecretID"]
+    assert world.http.get(path, headers={"X-Nomad-Token": expired}).status_code == 200
+    c.advance(2)
+    r = world.http.get(path, headers={"X-Nomad-Token": expired})
+    assert (r.status_code, r.text) == DENIED
+
+
+def test_namespace_star_lists_only_readable_objects() -> None:
+    world = _world()
+    for token, want in (("read", {"default"}), ("other", {"team"}), ("mgmt", {"default", "team"})):
+        for path in ("/v1/jobs", "/v1/allocations", "/v1/evaluations", "/v1/deployments"):
+            r = world.http.get(path, params={"namespace": "*"}, headers=world.headers(token))
+            assert {o["Namespace"] for o in r.json()} == want, (path, token)
+
+
+def test_namespace_lists_are_filtered_by_the_token() -> None:
+    world = _world()
+    seen = {t: [n["Name"] for n in world.http.get("/v1/namespaces", headers=world.headers(t)).json()]
+            for t in TOKENS}
+    assert seen == {"anon": [], "read": ["default"], "other": ["team"], "write": ["default"],
+                    "mgmt": ["default", "team"]}
+
+
+def test_node_allocations_hide_unreadable_namespaces() -> None:
+    world = _world()
+    node = world.ids["node"]
+    for token, want in (("read", {"default"}), ("mgmt", {"default", "team"})):
+        r = world.http.get(f"/v1/node/{node}/allocations", headers=world.headers(token))
+        assert {a["Namespace"] for a in r.json()} == want
+
+
+def test_node_pools_are_filtered_by_node_pool_rules() -> None:
+    world = _world()
+    c = world.cluster
+    c.acl.upsert_policy("pool", 'node_pool "def*" { policy = "read" }\nnode_pool "default" { policy = "deny" }')
+    secret = c.acl.create_token(name="pool", policies=["pool"])["SecretID"]
+    names = [p["Name"] for p in world.http.get("/v1/node/pools", headers={"X-Nomad-Token": secret}).json()]
+    assert names == []
+    assert world.http.get("/v1/node/pools", headers=world.headers("anon")).json() == []
+    assert [p["Name"] for p in world.http.get("/v1/node/pools", headers=world.headers("read")).json()] == [
+        "all", "default"]
+
+
+@pytest.mark.parametrize(
+    ("rules", "allowed"),
+    [
+        # deny on the same name overrides a grant from another policy, whichever comes first
+        (('namespace "default" { policy = "write" }', 'namespace "default" { policy = "deny" }'), False),
+        (('namespace "default" { policy = "deny" }', 'namespace "default" { policy = "write" }'), False),
+        (('namespace "default" { capabilities = ["read-job", "deny"] }',), False),
+        # an exact name wins over a glob, even a denying glob of another policy
+        (('namespace "*" { policy = "deny" }', 'namespace "default" { policy = "read" }'), True),
+        (('namespace "def*" { policy = "read" }', 'namespace "d*" { policy = "deny" }'), True),
+        (('namespace "d*" { policy = "read" }', 'namespace "def*" { policy = "deny" }'), False),
+    ],
+    ids=["deny-second", "deny-first", "deny-capability", "exact-beats-glob", "closest-glob-read",
+         "closest-glob-deny"],
+)
+def test_policies_merge_as_nomad_merges_them(rules: tuple[str, ...], allowed: bool) -> None:
+    world = _world()
+    c = world.cluster
+    names = []
+    for i, rule in enumerate(rules):
+        c.acl.upsert_policy(f"m{i}", rule)
+        names.append(f"m{i}")
+    secret = c.acl.create_token(name="m", policies=names)["SecretID"]
+    r = world.http.get("/v1/job/a", headers={"X-Nomad-Token": secret})
+    assert (r.status_code == 200) is allowed, r.text
+
+
+def test_event_stream_star_needs_every_namespace_and_keeps_to_them() -> None:
+    world = _world()
+    c = world.cluster
+    c.acl.upsert_policy("both", 'namespace "*" { policy = "read" }')
+    secret = c.acl.create_token(name="both", policies=["both"])["SecretID"]
+    lines: list[bytes] = []
+    with world.http.stream("GET", "/v1/event/stream", params={"topic": "Job", "namespace": "*", "index": "1"},
+                           headers={"X-Nomad-Token": secret}) as r:
+        assert r.status_code == 200
+        c.add_namespace("later")
+        c.register_job(job_spec("late", [group("g", [task("t")])], datacenters=["dc1"], namespace="later"))
+        c.register_job(job_spec("c", [group("g", [task("t")])], datacenters=["dc1"], namespace="team"))
+        for line in r.iter_lines():
+            if line.strip() and line.strip() != "{}":
+                lines.append(line.encode())
+            if any(b'"c"' in x for x in lines):
+                break
+    events = b"\n".join(lines)
+    assert b'"Namespace":"team"' in events and b'"Namespace":"default"' in events
+    assert b'"later"' not in events, "a namespace created after the stream opened is not sent"
