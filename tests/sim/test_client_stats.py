@@ -150,6 +150,7 @@ def test_memory_max_is_the_limit_with_oversubscription() -> None:
         memory_mb=4096,
         disk_mb=10_000,
     )
+    cluster.behaviours.script(image="app:latest", mem_profile=1.0)
     cluster.register_job(
         job_spec(
             "over",
@@ -161,7 +162,6 @@ def test_memory_max_is_the_limit_with_oversubscription() -> None:
                             "app",
                             memory_mb=100,
                             memory_max_mb=400,
-                            meta={"nomadlab.sim.mem_profile": "1.0"},
                         )
                     ],
                 )
@@ -173,7 +173,7 @@ def test_memory_max_is_the_limit_with_oversubscription() -> None:
     alloc = _running_allocs(cluster)[0]
     cpu_ask, limit = task_limits(alloc, "app")
     assert limit == 400 * 1024 * 1024
-    usage = alloc_usage(cluster.seed, alloc, cluster.now_ns())
+    usage = alloc_usage(cluster.seed, alloc, cluster.now_ns(), behaviours=cluster.behaviours)
     assert (
         100 * 1024 * 1024 < usage["Tasks"]["app"]["ResourceUsage"]["MemoryStats"]["Usage"] <= limit
     )
@@ -190,6 +190,7 @@ def _oom_cluster() -> SimCluster:
         memory_mb=4096,
         disk_mb=10_000,
     )
+    cluster.behaviours.script(image="app:latest", fail="oom", fail_after_s=60)
     cluster.register_job(
         job_spec(
             "leaky",
@@ -197,7 +198,6 @@ def _oom_cluster() -> SimCluster:
                 group(
                     "g",
                     [task("app", memory_mb=256)],
-                    meta={"nomadlab.sim.fail": "oom", "nomadlab.sim.fail_after_s": "60"},
                 )
             ],
             datacenters=["dc1"],
@@ -213,7 +213,7 @@ def test_oom_task_climbs_to_its_limit_then_shows_the_kill() -> None:
     _, limit = task_limits(alloc, "app")
     seen = []
     for _ in range(58):
-        usage = alloc_usage(cluster.seed, alloc, cluster.now_ns())
+        usage = alloc_usage(cluster.seed, alloc, cluster.now_ns(), behaviours=cluster.behaviours)
         seen.append(usage["Tasks"]["app"]["ResourceUsage"]["MemoryStats"]["Usage"])
         cluster.advance(1)
     assert all(u <= limit for u in seen)
@@ -227,7 +227,7 @@ def test_oom_task_climbs_to_its_limit_then_shows_the_kill() -> None:
     assert oom and oom[-1]["ExitCode"] == 137
     # Waiting to restart: not running, so no usage reported for it.
     assert alloc["TaskStates"]["app"]["State"] == "pending"
-    assert alloc_usage(cluster.seed, alloc, cluster.now_ns())["Tasks"] == {}
+    assert alloc_usage(cluster.seed, alloc, cluster.now_ns(), behaviours=cluster.behaviours)["Tasks"] == {}
 
 
 def test_terminal_allocation_reports_no_usage() -> None:
@@ -241,10 +241,11 @@ def test_terminal_allocation_reports_no_usage() -> None:
         memory_mb=4096,
         disk_mb=10_000,
     )
+    cluster.behaviours.script(command="/usr/local/bin/job", run_s=10)
     cluster.register_job(
         job_spec(
             "once",
-            [group("g", [task("job", driver="exec")], meta={"nomadlab.sim.run_s": "10"})],
+            [group("g", [task("job", driver="exec")])],
             job_type="batch",
             datacenters=["dc1"],
         )

@@ -127,7 +127,8 @@ def test_task_keeps_only_the_last_ten_events() -> None:
 def test_service_alloc_goes_pending_then_running(make_cluster) -> None:
     cluster = make_cluster((("a1", "dc1"),))
     start = cluster.now_ns()
-    cluster.register_job(one_task_job("web", meta={"nomadlab.sim.start_s": "5"}))
+    cluster.behaviours.script(image="t:latest", start_s=5)
+    cluster.register_job(one_task_job("web"))
     alloc = only_alloc(cluster, "web")
     assert (alloc["ClientStatus"], alloc["DesiredStatus"]) == ("pending", "run")
     cluster.advance(3)
@@ -157,9 +158,8 @@ def test_exec_task_has_no_image_download_event(make_cluster) -> None:
 
 def test_batch_task_completes_after_run_time(make_cluster) -> None:
     cluster = make_cluster((("a1", "dc1"),))
-    cluster.register_job(
-        one_task_job("report", job_type="batch", meta={"nomadlab.sim.run_s": "20"})
-    )
+    cluster.behaviours.script(image="t:latest", run_s=20)
+    cluster.register_job(one_task_job("report", job_type="batch"))
     alloc = only_alloc(cluster, "report")
     cluster.advance(12)  # started at 2 s, 20 s of work
     assert alloc["ClientStatus"] == "running"
@@ -176,10 +176,10 @@ def test_batch_task_completes_after_run_time(make_cluster) -> None:
 def test_crash_restarts_within_policy_then_fails(make_cluster) -> None:
     cluster = make_cluster((("a1", "dc1"),))
     restart = {"Attempts": 1, "Interval": 600 * S, "Delay": 5 * S, "Mode": "fail"}
+    cluster.behaviours.script(image="t:latest", fail="crash", fail_after_s=10)
     cluster.register_job(
         one_task_job(
             "crashy",
-            meta={"nomadlab.sim.fail": "crash", "nomadlab.sim.fail_after_s": "10"},
             restart=restart,
         )
     )
@@ -200,10 +200,10 @@ def test_crash_restarts_within_policy_then_fails(make_cluster) -> None:
 
 def test_oom_kill_is_exit_137_with_oom_detail(make_cluster) -> None:
     cluster = make_cluster((("a1", "dc1"),))
+    cluster.behaviours.script(image="t:latest", fail="oom", fail_after_s=3)
     cluster.register_job(
         one_task_job(
             "hog",
-            meta={"nomadlab.sim.fail": "oom", "nomadlab.sim.fail_after_s": "3"},
             restart={"Attempts": 0, "Mode": "fail"},
         )
     )
@@ -217,10 +217,10 @@ def test_oom_kill_is_exit_137_with_oom_detail(make_cluster) -> None:
 
 def test_failed_alloc_is_rescheduled_after_the_policy_delay(make_cluster) -> None:
     cluster = make_cluster((("a1", "dc1"), ("a2", "dc1")))
+    cluster.behaviours.script(image="t:latest", fail="crash", fail_after_s=5)
     cluster.register_job(
         one_task_job(
             "crashy",
-            meta={"nomadlab.sim.fail": "crash", "nomadlab.sim.fail_after_s": "5"},
             restart={"Attempts": 0, "Mode": "fail"},
             reschedule={
                 "Attempts": 3,
@@ -276,7 +276,6 @@ def test_sibling_task_is_killed_when_a_task_fails(make_cluster) -> None:
                         "main",
                         cpu=50,
                         memory_mb=32,
-                        meta={"nomadlab.sim.fail": "crash", "nomadlab.sim.fail_after_s": "4"},
                     ),
                     task("side", cpu=50, memory_mb=32),
                 ],
@@ -285,6 +284,7 @@ def test_sibling_task_is_killed_when_a_task_fails(make_cluster) -> None:
         ],
         datacenters=["dc1"],
     )
+    cluster.behaviours.script(image="main:latest", fail="crash", fail_after_s=4)
     cluster.register_job(spec)
     cluster.advance(10)
     alloc = only_alloc(cluster, "pair")
