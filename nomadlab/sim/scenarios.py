@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCENARIOS", "Scenario", "build_scenario", "continue_in_real_time", "build_default", "build_demo",
-    "launch_periodic_child", "dispatch_child", "script_demo", "DEMO_HISTORY_S", "task", "group", "job_spec",
+    "launch_periodic_child", "dispatch_child", "script_demo", "Observe", "DEMO_HISTORY_S", "task", "group", "job_spec",
 ]
 
 
@@ -90,8 +90,12 @@ _DEFAULT_NODES = (
 )
 
 
-def build_default(cluster: SimCluster) -> None:
-    """Populate ``cluster`` with the default scenario (see the module docstring)."""
+def build_default(cluster: SimCluster, *, observe: Observe | None = None) -> None:
+    """Populate ``cluster`` with the default scenario (see the module docstring).
+
+    ``observe`` is called at its sample instants as the history is built (see
+    :func:`build_scenario`).
+    """
     cluster.add_namespace("platform", "Shared platform services")
     for i, (name, dc, cls, cpu, cores, mem, disk) in enumerate(_DEFAULT_NODES):
         cluster.add_node(
@@ -127,7 +131,7 @@ def build_default(cluster: SimCluster) -> None:
     for spec in specs:
         cluster.register_job(spec)
     if isinstance(cluster.clock, ManualClock):
-        cluster.advance(30)
+        _Stepper(cluster, observe).until(cluster.now_ns() + 30 * NS_PER_S)
 
 
 
@@ -352,12 +356,13 @@ def dispatch_child(cluster: SimCluster, namespace: str, parent_id: str,
     return cluster.state.jobs[(namespace, child_id)]
 
 
-def build_demo(cluster: SimCluster) -> None:
+def build_demo(cluster: SimCluster, *, observe: Observe | None = None) -> None:
     """Populate ``cluster`` with the ``demo`` scenario: six hours of history ending in an incident.
 
     The cluster must be on a :class:`ManualClock`; the history starts at the clock's current
     time and the clock ends :data:`DEMO_HISTORY_S` later. Every write goes through the
     cluster's own write paths at its time; see FIDELITY.md "Scenarios" for the timeline.
+    ``observe`` is called at its sample instants on the way (see :func:`build_scenario`).
     """
     clock = cluster.clock
     if not isinstance(clock, ManualClock):
@@ -365,11 +370,10 @@ def build_demo(cluster: SimCluster) -> None:
     rng = random.Random(f"nomadlab-demo:{cluster.seed}")
     t0 = clock.now_ns()
     end = t0 + DEMO_HISTORY_S * NS_PER_S
+    stepper = _Stepper(cluster, observe)
 
     def until(offset_s: float) -> None:
-        target = t0 + int(offset_s * NS_PER_S)
-        if target > clock.now_ns():
-            cluster.advance((target - clock.now_ns()) / NS_PER_S)
+        stepper.until(t0 + int(offset_s * NS_PER_S))
 
     def live(ns: str, job_id: str) -> list[dict[str, Any]]:
         return sorted((a for a in cluster.state.job_allocs(ns, job_id)
@@ -433,6 +437,42 @@ def build_demo(cluster: SimCluster) -> None:
         until(at_s)
         action()
     until(DEMO_HISTORY_S)
+
+
+Observe = tuple[float, "Callable[[SimCluster], None]"]
+"""``(every_s, callback)``: call ``callback(cluster)`` every ``every_s`` of simulated time."""
+
+
+class _Stepper:
+    """Moves a build's clock forward, stopping at each sample instant of an observer.
+
+    Sample instants are ``start + k × every_s`` (``k ≥ 0``) from the clock's time when the
+    stepper is made; at each, the clock stands still at the instant (due transitions have run)
+    and no lock is held, so the callback may read the cluster as any client does.
+    """
+
+    def __init__(self, cluster: SimCluster, observe: Observe | None) -> None:
+        self.cluster = cluster
+        self.every_ns = 0
+        self.callback: Callable[[SimCluster], None] | None = None
+        if observe is not None:
+            every_s, callback = observe
+            if every_s <= 0:
+                raise ValueError(f"observe needs a positive interval in seconds, not {every_s!r}")
+            self.every_ns = int(every_s * NS_PER_S)
+            self.callback = callback
+        self.next_ns = cluster.now_ns()
+
+    def until(self, target_ns: int) -> None:
+        cluster = self.cluster
+        if self.callback is not None:
+            while self.next_ns <= target_ns:
+                if self.next_ns > cluster.now_ns():
+                    cluster.advance((self.next_ns - cluster.now_ns()) / NS_PER_S)
+                self.callback(cluster)
+                self.next_ns += self.every_ns
+        if target_ns > cluster.now_ns():
+            cluster.advance((target_ns - cluster.now_ns()) / NS_PER_S)
 
 
 def _node_down(cluster: SimCluster) -> None:
@@ -500,17 +540,21 @@ class Scenario:
         """
         return (int(end_ns) - int(self.history_s * NS_PER_S)) // NS_PER_S * NS_PER_S
 
-    def __call__(self, cluster: SimCluster, **params: Any) -> None:
+    def __call__(self, cluster: SimCluster, *, observe: Observe | None = None, **params: Any) -> None:
         unknown = set(params) - set(self.params)
         if unknown:
             raise TypeError(f"scenario {self.name!r} takes no parameter(s) {', '.join(sorted(unknown))}")
-        self.build(cluster, **params)
+        if observe is None:
+            self.build(cluster, **params)
+        else:
+            self.build(cluster, observe=observe, **params)
 
 
-def _build_large(cluster: SimCluster, **params: Any) -> None:
+def _build_large(cluster: SimCluster, *, observe: Observe | None = None, **params: Any) -> None:
     from .scenarios_large import build_large
 
     build_large(cluster, **params)
+    _Stepper(cluster, observe).until(cluster.now_ns())
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -525,19 +569,27 @@ SCENARIOS: dict[str, Scenario] = {
 """Every scenario by name (what ``nomadlab sim --scenario`` chooses from)."""
 
 
-def build_scenario(name: str, *, seed: int = 0, end_ns: int | None = None, **params: Any) -> SimCluster:
+def build_scenario(name: str, *, seed: int = 0, end_ns: int | None = None,
+                   observe: Observe | None = None, **params: Any) -> SimCluster:
     """Build scenario ``name`` into a new cluster on a :class:`ManualClock` and return it.
 
     With ``end_ns``, the clock starts ``history_s`` before it (rounded down to a whole second),
     so the built history ends at ``end_ns``; otherwise it starts at ``ManualClock``'s default
     start, which makes the result depend on ``seed`` and ``params`` alone.
+
+    With ``observe=(every_s, callback)``, the build stops at the start of its history and every
+    ``every_s`` seconds of simulated time after it (up to and including its end when the end
+    falls on that grid) and calls ``callback(cluster)`` there: the clock stands still at the
+    instant, due transitions have run, and no lock is held, so the callback can read the
+    cluster through a client (``cluster.transport()``) as any Nomad client would. Observing
+    does not change what is built. ``large`` is observed once, at its end.
     """
     from .cluster import SimCluster
 
     scenario = SCENARIOS[name]
     start = None if end_ns is None else scenario.start_ns(end_ns=end_ns)
     cluster = SimCluster(clock=ManualClock(start), seed=seed)
-    scenario(cluster, **params)
+    scenario(cluster, observe=observe, **params)
     return cluster
 
 
