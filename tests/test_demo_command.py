@@ -190,8 +190,18 @@ def test_demo_no_lab_serves_the_demo_cluster_until_stopped(
 ) -> None:
     demo = Demo("--no-lab", "--port", "0", env=demo_env)
     running.append(demo)
+    samples = demo.wait_for(r"usage history: (\d+) samples, ([\d,]+) rows", timeout_s=240)
+    assert int(samples.group(1)) == 73  # every 5 minutes of six hours, both ends included
     url = demo.wait_for(r"export NOMAD_ADDR=(http://127\.0\.0\.1:(\d+))\s*$").group(1)
     assert not url.endswith(":0")  # the port the OS chose is reported back
+    root = Path(demo.wait_for(r"export NOMADLAB_HISTORY=(\S+)\s*$").group(1))
+    from nomadlab.history import read_usage
+
+    stored = read_usage(root, cluster="demo")
+    assert stored["time"].nunique() == 73
+    assert len(stored) == int(samples.group(2).replace(",", ""))
+    # The stored history ends where the served history does: now.
+    assert abs(stored["time"].max().timestamp() - time.time()) < 600
 
     jobs = httpx.get(url + "/v1/jobs", params={"namespace": "*"}, timeout=10)
     assert jobs.status_code == 200 and int(jobs.headers["X-Nomad-Index"]) > 1000
@@ -211,6 +221,7 @@ def test_demo_no_lab_serves_the_demo_cluster_until_stopped(
     assert "Traceback" not in out
     assert "s3cr3t-must-not-print" not in out
     assert refused(url)
+    assert not root.exists()  # the run folder goes with the demo
 
 
 def _free_port() -> int:

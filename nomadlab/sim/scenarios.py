@@ -403,9 +403,10 @@ def build_demo(cluster: SimCluster, *, observe: Observe | None = None) -> None:
         actions.append((offset, "dispatch", functools.partial(
             dispatch_child, cluster, "default", "thumbnailer", {"bucket": bucket, "size": size})))
 
-    def scale_web(count: int, message: str) -> None:
+    def scale_web(count: int, original: int, message: str) -> None:
         cluster.scale_job("default", "web", group="frontend", count=count, message=message,
-                          meta={"nomadlab.scaler": "autoscaler", "metric": "nginx_requests_per_s"})
+                          meta={"nomad_policy_id": "6c2e4f0a-8d1b-4b7e-9a35-2f0c1d7e9b41",
+                                "nomad_autoscaler.count.original": str(original)})
 
     drained = sorted(n for n in nodes if n.startswith("client-dc2-"))[rng.randrange(8)]
 
@@ -416,14 +417,14 @@ def build_demo(cluster: SimCluster, *, observe: Observe | None = None) -> None:
     actions += [
         (40 * 60, "web v1", lambda: cluster.register_job(_web_spec("nginx:1.27.1"))),
         (65 * 60, "api v1", lambda: cluster.register_job(_api_spec("example/api:2.3.2"))),
-        (90 * 60, "scale up", lambda: scale_web(9, "traffic above target: 9 instances")),
+        (90 * 60, "scale up", lambda: scale_web(9, 6, "traffic above target: 9 instances")),
         (120 * 60, "drain", lambda: cluster.drain_node(
             nodes[drained], {"Deadline": 1800 * NS_PER_S, "IgnoreSystemJobs": False},
             meta={"message": "kernel upgrade"})),
         (140 * 60, "ledger-import", lambda: cluster.register_job(_ledger_import_spec())),
         (150 * 60, "ml-train", lambda: cluster.register_job(_ml_train_spec())),
         (160 * 60, "ml-train-xl", lambda: cluster.register_job(_ml_train_xl_spec())),
-        (180 * 60, "scale down", lambda: scale_web(6, "traffic below target: 6 instances")),
+        (180 * 60, "scale down", lambda: scale_web(6, 9, "traffic below target: 6 instances")),
         (210 * 60, "web v2", lambda: cluster.register_job(_web_spec("nginx:1.27.2"))),
         (215 * 60, "search v1", lambda: cluster.register_job(_search_spec("-Xms3g -Xmx3g"))),
         (240 * 60, "stop alloc", stop_one_search),
