@@ -122,7 +122,7 @@ class Demo:
             self._queue.put(line)
         self._queue.put(None)
 
-    def wait_for(self, pattern: str, timeout_s: float = 60) -> re.Match[str]:
+    def wait_for(self, pattern: str, timeout_s: float = 240) -> re.Match[str]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
@@ -184,6 +184,7 @@ def refused(url: str) -> bool:
 
 
 @pytest.mark.wire
+@pytest.mark.timeout(480)  # the demo samples its six hours of usage before serving
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_demo_no_lab_serves_the_demo_cluster_until_stopped(
     sig: int, demo_env: dict[str, str], running: list[Demo],
@@ -277,6 +278,7 @@ def _assert_not_printed(out: str, *secrets: str) -> None:
 
 
 @pytest.mark.wire
+@pytest.mark.timeout(480)  # the demo samples its six hours of usage before serving
 @pytest.mark.slow
 def test_demo_starts_jupyterlab_with_a_private_login_link_and_stops_when_it_exits(
     demo_env: dict[str, str], running: list[Demo], tmp_path: Path,
@@ -320,6 +322,7 @@ def test_demo_starts_jupyterlab_with_a_private_login_link_and_stops_when_it_exit
 
 
 @pytest.mark.wire
+@pytest.mark.timeout(480)  # the demo samples its six hours of usage before serving
 @pytest.mark.slow
 def test_demo_jupyterlab_opens_the_browser_with_the_generated_token(
     demo_env: dict[str, str], running: list[Demo], tmp_path: Path,
@@ -356,6 +359,7 @@ def test_demo_jupyterlab_opens_the_browser_with_the_generated_token(
 
 
 @pytest.mark.wire
+@pytest.mark.timeout(480)  # the demo samples its six hours of usage before serving
 @pytest.mark.slow
 def test_demo_uses_the_users_jupyter_token_and_writes_no_login_file(
     demo_env: dict[str, str], running: list[Demo], tmp_path: Path,

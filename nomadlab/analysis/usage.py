@@ -213,8 +213,8 @@ def sample_usage(
 ) -> pd.DataFrame:
     """Poll the stats endpoints every ``every`` for ``duration`` and return every sample.
 
-    Each round is :func:`sample_once`; rounds start on a fixed schedule (``start + k ×
-    every``; a round that overruns delays the next, never skips it). Stop it with Ctrl-C
+    Each round is :func:`sample_once`; the next starts ``every`` after the last one started
+    (a round that overruns delays the next, never skips it). Stop it with Ctrl-C
     (``KeyboardInterrupt``): the samples taken so far are returned, none is lost. A round
     that fails (the cluster unreachable, say) is recorded in ``df.attrs["errors"]`` and
     sampling goes on.
@@ -255,13 +255,17 @@ def sample_usage(
     errors: list[dict[str, Any]] = []
     interrupted = False
     done = 0
-    start = time.monotonic()
+    began = time.monotonic()
     bar = tqdm(total=rounds, disable=not progress, unit="round", desc="sampling usage")
     try:
         while rounds is None or done < rounds:
             if done:
-                wait = start + done * step - time.monotonic()
+                # The rest of the interval after the last round (all of it when it overran: the
+                # next round is late, never skipped). Measured per round, so a sleep that moves
+                # a simulated clock instead of the wall clock keeps the same schedule.
+                wait = step - (time.monotonic() - began)
                 sleep(wait if wait > 0 else 0.0)
+            began = time.monotonic()
             stamp = pd.Timestamp.now(tz="UTC")
             try:
                 frame = sample_once(source, jobs=jobs, nodes=nodes, max_workers=max_workers)
