@@ -313,3 +313,33 @@ def test_unreachable_node_has_no_path(default: SimCluster) -> None:
     assert (r.status_code, r.text) == (404, "No path to node")
     r = api.get(f"/v1/client/allocation/{alloc['ID']}/stats")
     assert (r.status_code, r.text) == (404, "No path to node")
+
+
+def test_scripted_working_set_is_the_memory_usage_and_the_oom_climb_ends_at_the_limit() -> None:
+    cluster = SimCluster()
+    cluster.add_node(name="n1", datacenter="dc1", address="10.0.0.10", cpu_mhz=4000, cores=2,
+                     memory_mb=4096, disk_mb=10_000)
+    cluster.behaviours.script(image="steady:1", memory_mb=200, warmup_s=60)
+    cluster.behaviours.script(image="leaky:1", memory_mb=400, warmup_s=60)
+    cluster.register_job(job_spec("steady", [group("g", [task("app", image="steady:1", memory_mb=512)])],
+                                  datacenters=["dc1"]))
+    cluster.register_job(job_spec("leaky", [group("g", [task("app", image="leaky:1", memory_mb=256)],
+                                                  restart={"Attempts": 0, "Mode": "fail"})],
+                                  datacenters=["dc1"]))
+    cluster.advance(3)  # both started at +2 s; leaky reaches 256 MB at 0.4 + 0.6 t/60 = 0.64: t = 24 s
+    by_job = {a["JobID"]: a for a in cluster.state.allocs.values()}
+    seen = []
+    for _ in range(22):
+        usage = alloc_usage(cluster.seed, by_job["leaky"], cluster.now_ns(), behaviours=cluster.behaviours)
+        seen.append(usage["Tasks"]["app"]["ResourceUsage"]["MemoryStats"]["Usage"])
+        cluster.advance(1)
+    assert seen == sorted(seen) and seen[-1] <= 256 * 1024 * 1024
+    assert seen[-1] > 0.9 * 256 * 1024 * 1024
+    cluster.advance(60)
+    assert by_job["leaky"]["ClientStatus"] == "failed"
+    steady = alloc_usage(cluster.seed, by_job["steady"], cluster.now_ns(), behaviours=cluster.behaviours)
+    used = steady["Tasks"]["app"]["ResourceUsage"]["MemoryStats"]["Usage"] / 1024 / 1024
+    assert 200 * 0.96 < used < 200 * 1.04  # the working set, within the noise
+    # The same objects through the HTTP route consult the same table.
+    body = _client(cluster).get(f"/v1/client/allocation/{by_job['steady']['ID']}/stats").json()
+    assert 200 * 0.96 < body["Tasks"]["app"]["ResourceUsage"]["MemoryStats"]["Usage"] / 2**20 < 200 * 1.04
