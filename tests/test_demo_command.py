@@ -377,9 +377,12 @@ def test_demo_uses_the_users_jupyter_token_and_writes_no_login_file(
     _wait_for_lab(demo, lab)
     assert httpx.get(lab + "/api/status", headers={"Authorization": f"token {jupyter_token}"},
                      timeout=10).status_code == 200
-    assert list((tmp_path / "tmp").iterdir()) == []
+    # No login file; the only thing in the temporary folder is the run folder with the history.
+    assert not list((tmp_path / "tmp").rglob("jupyterlab-login-url.txt"))
+    assert [p.name.startswith("nomadlab-demo-run-") for p in (tmp_path / "tmp").iterdir()] == [True]
 
     assert demo.stop(signal.SIGINT) == 0
     out = demo.output()
     assert "open the link in" not in out and "nomadlab demo: stopped" in out
+    assert list((tmp_path / "tmp").iterdir()) == []  # the run folder went with the demo
     _assert_not_printed(out, jupyter_token, "s3cr3t-must-not-print")
