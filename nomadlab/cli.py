@@ -15,6 +15,7 @@ import contextlib
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -244,14 +245,27 @@ def _demo(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
 
-    from .sim.scenarios import build_scenario, continue_in_real_time
+    from .analysis.usage import CLUSTER_VAR, DEMO_SAMPLE_EVERY_S, HISTORY_VAR, sampled_build
+    from .history import write_usage
+    from .sim.scenarios import continue_in_real_time
 
     # As `nomadlab sim --scenario demo` does: the history ends now, then goes on in real time
     # (the served cluster's ticker runs the due transitions: crash loops loop, batch jobs end).
-    cluster = build_scenario("demo", seed=args.seed, end_ns=time.time_ns())
+    # Its usage is sampled through the stats endpoints every 5 simulated minutes on the way,
+    # as a poller would have, and kept in the run folder for the notebooks' usage_history().
+    print(f"nomadlab demo: building six hours of history, sampling usage every "
+          f"{DEMO_SAMPLE_EVERY_S / 60:g} min", file=sys.stderr, flush=True)
+    began = time.monotonic()
+    cluster, samples = sampled_build("demo", seed=args.seed, end_ns=time.time_ns())
     continue_in_real_time(cluster)
     status = 0
     with contextlib.ExitStack() as stack, _sigterm_raises():
+        run_dir = Path(tempfile.mkdtemp(prefix="nomadlab-demo-run-"))
+        stack.callback(shutil.rmtree, run_dir, True)
+        history = run_dir / "history"
+        write_usage(samples, history, cluster="demo")
+        print(f"  usage history: {samples['time'].nunique()} samples, {len(samples):,} rows in "
+              f"{time.monotonic() - began:.1f} s (removed when the demo stops)", file=sys.stderr, flush=True)
         try:
             try:
                 url = stack.enter_context(cluster.serve(host=args.host, port=args.port))
@@ -261,6 +275,7 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"nomadlab demo: scenario 'demo' (seed {args.seed}), simulated cluster on {url}",
                   file=sys.stderr)
             print(f"  export NOMAD_ADDR={url}", file=sys.stderr, flush=True)
+            print(f"  export {HISTORY_VAR}={history}", file=sys.stderr, flush=True)
             if args.no_lab or notebooks is None:
                 print("  serving the simulator only; Ctrl-C stops it", file=sys.stderr, flush=True)
                 while True:
@@ -285,7 +300,9 @@ def _demo(args: argparse.Namespace) -> int:
                       "stops)", file=sys.stderr, flush=True)
             cmd = lab_command(notebooks, port=lab_port, open_browser=not args.no_browser,
                               extra=args.lab_args)
-            status = _run_lab(cmd, lab_environment(os.environ, url, jupyter_token=token))
+            lab_env = lab_environment(os.environ, url, jupyter_token=token)
+            lab_env.update({HISTORY_VAR: str(history), CLUSTER_VAR: "demo"})
+            status = _run_lab(cmd, lab_env)
             print(f"nomadlab demo: JupyterLab exited (status {status}"
                   + ("; its log above says why" if status else "") + ")", file=sys.stderr)
         except (KeyboardInterrupt, _Stop):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import pytest
 
 import nomadlab
 from nomadlab.client import NomadClient
-from nomadlab.connection import SIM_ADDRESS, connect
+from nomadlab.connection import SIM_ADDRESS, SIM_END_VAR, connect, sim_origin
 
 
 def test_without_nomad_addr_it_answers_from_the_simulated_demo_cluster() -> None:
@@ -20,12 +23,56 @@ def test_without_nomad_addr_it_answers_from_the_simulated_demo_cluster() -> None
     assert {"api", "web", "ledger-import", "ml-train-xl"} <= jobs
 
 
-def test_fallback_is_repeatable_for_a_seed() -> None:
-    a = connect(environ={}).get("/v1/allocations", params={"namespace": "*"}).body
-    b = connect(environ={}).get("/v1/allocations", params={"namespace": "*"}).body
-    assert [x["ID"] for x in a] == [x["ID"] for x in b]
-    c = connect(environ={}, seed=1).get("/v1/allocations", params={"namespace": "*"}).body
+END = "2026-01-01T06:00:00Z"
+
+
+def test_fallback_is_repeatable_for_a_seed_and_an_end() -> None:
+    a = connect(environ={}, end=END).get("/v1/allocations", params={"namespace": "*"}).body
+    b = connect(environ={}, end=END).get("/v1/allocations", params={"namespace": "*"}).body
+    assert a == b
+    c = connect(environ={}, end=END, seed=1).get("/v1/allocations", params={"namespace": "*"}).body
     assert [x["ID"] for x in a] != [x["ID"] for x in c]
+
+
+def test_fallback_history_ends_now_and_its_clock_stands_still() -> None:
+    before = time.time_ns()
+    client = connect(environ={})
+    after = time.time_ns()
+    origin = sim_origin(client)
+    assert origin is not None and origin.scenario == "demo"
+    assert before - 1_000_000_000 <= origin.end_ns <= after
+    # The newest task event of the history is within its last minutes, not hours ago.
+    allocs = client.get("/v1/allocations", params={"namespace": "*", "task_states": "true"}).body
+    newest = max(e["Time"] for a in allocs for s in (a.get("TaskStates") or {}).values()
+                 for e in s["Events"] or [])
+    assert origin.end_ns - 3600 * 10**9 < newest <= origin.end_ns
+    first = client.get("/v1/allocations", params={"namespace": "*"}).body
+    time.sleep(1.1)
+    assert client.get("/v1/allocations", params={"namespace": "*"}).body == first
+
+
+@pytest.mark.parametrize("end", [END, "1767247200", 1767247200, datetime(2026, 1, 1, 6, tzinfo=UTC)],
+                         ids=["rfc3339", "unix-text", "unix", "datetime"])
+def test_end_pins_the_history(end: object) -> None:
+    origin = sim_origin(connect(environ={}, end=end, scenario="default"))  # type: ignore[arg-type]
+    assert origin is not None and origin.end_ns == 1767247200 * 10**9
+
+
+def test_end_from_the_environment() -> None:
+    origin = sim_origin(connect(environ={SIM_END_VAR: END}, scenario="default"))
+    assert origin is not None and origin.end_ns == 1767247200 * 10**9
+
+
+@pytest.mark.parametrize("end", ["yesterday", "2026-01-01T06:00:00", datetime(2026, 1, 1)],
+                         ids=["words", "no-zone-text", "naive-datetime"])
+def test_unreadable_end_says_what_to_give(end: object) -> None:
+    with pytest.raises(ValueError, match="time zone|RFC 3339"):
+        connect(environ={}, end=end, scenario="default")  # type: ignore[arg-type]
+
+
+def test_a_real_cluster_has_no_sim_origin() -> None:
+    assert sim_origin(connect(environ={"NOMAD_ADDR": "http://127.0.0.1:4646"})) is None
+    assert sim_origin(object()) is None
 
 
 def test_fallback_scenario_default_is_the_default_cluster() -> None:

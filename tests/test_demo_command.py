@@ -122,7 +122,7 @@ class Demo:
             self._queue.put(line)
         self._queue.put(None)
 
-    def wait_for(self, pattern: str, timeout_s: float = 60) -> re.Match[str]:
+    def wait_for(self, pattern: str, timeout_s: float = 240) -> re.Match[str]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
@@ -184,14 +184,25 @@ def refused(url: str) -> bool:
 
 
 @pytest.mark.wire
+@pytest.mark.timeout(480)  # the demo samples its six hours of usage before serving
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_demo_no_lab_serves_the_demo_cluster_until_stopped(
     sig: int, demo_env: dict[str, str], running: list[Demo],
 ) -> None:
     demo = Demo("--no-lab", "--port", "0", env=demo_env)
     running.append(demo)
+    samples = demo.wait_for(r"usage history: (\d+) samples, ([\d,]+) rows", timeout_s=240)
+    assert int(samples.group(1)) == 73  # every 5 minutes of six hours, both ends included
     url = demo.wait_for(r"export NOMAD_ADDR=(http://127\.0\.0\.1:(\d+))\s*$").group(1)
     assert not url.endswith(":0")  # the port the OS chose is reported back
+    root = Path(demo.wait_for(r"export NOMADLAB_HISTORY=(\S+)\s*$").group(1))
+    from nomadlab.history import read_usage
+
+    stored = read_usage(root, cluster="demo")
+    assert stored["time"].nunique() == 73
+    assert len(stored) == int(samples.group(2).replace(",", ""))
+    # The stored history ends where the served history does: now.
+    assert abs(stored["time"].max().timestamp() - time.time()) < 600
 
     jobs = httpx.get(url + "/v1/jobs", params={"namespace": "*"}, timeout=10)
     assert jobs.status_code == 200 and int(jobs.headers["X-Nomad-Index"]) > 1000
@@ -211,6 +222,7 @@ def test_demo_no_lab_serves_the_demo_cluster_until_stopped(
     assert "Traceback" not in out
     assert "s3cr3t-must-not-print" not in out
     assert refused(url)
+    assert not root.exists()  # the run folder goes with the demo
 
 
 def _free_port() -> int:
@@ -266,6 +278,7 @@ def _assert_not_printed(out: str, *secrets: str) -> None:
 
 
 @pytest.mark.wire
+@pytest.mark.timeout(480)  # the demo samples its six hours of usage before serving
 @pytest.mark.slow
 def test_demo_starts_jupyterlab_with_a_private_login_link_and_stops_when_it_exits(
     demo_env: dict[str, str], running: list[Demo], tmp_path: Path,
@@ -309,6 +322,7 @@ def test_demo_starts_jupyterlab_with_a_private_login_link_and_stops_when_it_exit
 
 
 @pytest.mark.wire
+@pytest.mark.timeout(480)  # the demo samples its six hours of usage before serving
 @pytest.mark.slow
 def test_demo_jupyterlab_opens_the_browser_with_the_generated_token(
     demo_env: dict[str, str], running: list[Demo], tmp_path: Path,
@@ -345,6 +359,7 @@ def test_demo_jupyterlab_opens_the_browser_with_the_generated_token(
 
 
 @pytest.mark.wire
+@pytest.mark.timeout(480)  # the demo samples its six hours of usage before serving
 @pytest.mark.slow
 def test_demo_uses_the_users_jupyter_token_and_writes_no_login_file(
     demo_env: dict[str, str], running: list[Demo], tmp_path: Path,
@@ -362,9 +377,12 @@ def test_demo_uses_the_users_jupyter_token_and_writes_no_login_file(
     _wait_for_lab(demo, lab)
     assert httpx.get(lab + "/api/status", headers={"Authorization": f"token {jupyter_token}"},
                      timeout=10).status_code == 200
-    assert list((tmp_path / "tmp").iterdir()) == []
+    # No login file; the only thing in the temporary folder is the run folder with the history.
+    assert not list((tmp_path / "tmp").rglob("jupyterlab-login-url.txt"))
+    assert [p.name.startswith("nomadlab-demo-run-") for p in (tmp_path / "tmp").iterdir()] == [True]
 
     assert demo.stop(signal.SIGINT) == 0
     out = demo.output()
     assert "open the link in" not in out and "nomadlab demo: stopped" in out
+    assert list((tmp_path / "tmp").iterdir()) == []  # the run folder went with the demo
     _assert_not_printed(out, jupyter_token, "s3cr3t-must-not-print")

@@ -26,9 +26,11 @@ pytestmark = pytest.mark.notebook
 def kernel_env(tmp: Path, nomad_addr: str | None) -> dict[str, str]:
     """The kernel's environment: no NOMAD_* but the address given; Jupyter and IPython state in
     ``tmp``; this virtualenv's kernel spec preferred over a user-wide one."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOMAD_", "NOMADLAB_"))}
     if nomad_addr is not None:
         env["NOMAD_ADDR"] = nomad_addr
+    else:  # the in-process demo ends where build_scenario("demo", seed=0) ends, not now
+        env["NOMADLAB_SIM_END"] = "2026-01-01T06:00:00Z"
     env.update(JUPYTER_PREFER_ENV_PATH="1", JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
                IPYTHONDIR=str(tmp / "ipython"), MPLBACKEND="agg")
     return env

@@ -11,7 +11,9 @@ mapping of frames already at hand, and returns a plain DataFrame whose columns a
 - :func:`node_health`: every node that is not plainly healthy, and why;
 - :func:`incident_timeline`: one ordered frame of everything that happened;
 - :func:`restarts`, :func:`failures`: crash loops, OOM kills, exit codes;
-- :func:`task_spans`: the pending / running / dead spans of each task, from its events.
+- :func:`task_spans`: the pending / running / dead spans of each task, from its events;
+- :func:`sample_once`, :func:`sample_usage`, :func:`usage_history`: usage samples over time
+  (the ``usage`` frame; Nomad keeps no usage history).
 
 The functions are imported here, at package import, so that ``nomadlab.analysis.capacity``
 is always the function and never the submodule of the same name (as in ``nomadlab.frames``).
@@ -26,8 +28,10 @@ from .health import node_health
 from .rightsizing import rightsizing
 from .states import task_spans
 from .timeline import incident_timeline
+from .usage import USAGE, NoUsageHistoryError, sample_once, sample_usage, usage_history
 
 __all__ = [
+    "USAGE",
     "AddNodes",
     "Ask",
     "Drain",
@@ -36,10 +40,14 @@ __all__ = [
     "Scale",
     "capacity",
     "failures",
+    "NoUsageHistoryError",
     "fit",
     "incident_timeline",
     "node_health",
     "restarts",
     "rightsizing",
+    "sample_once",
+    "sample_usage",
     "task_spans",
+    "usage_history",
 ]

@@ -6,7 +6,8 @@ Usage::
     python -m nomadlab.frames.docs --check    # exit 1 when docs/frames.md is not up to date
 
 The page lists each frame of :data:`~nomadlab.frames.schema.REGISTRY` (all frame modules are
-loaded first) with its grain, endpoints, keys and a table of columns.
+loaded first, and the analysis modules that register frames of their own: ``usage``) with its
+grain, endpoints, keys and a table of columns.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def _frame(schema: Schema, fetchers: Container[str]) -> str:
 def render(registry: Mapping[str, Schema] | None = None) -> str:
     """The Markdown of ``docs/frames.md`` for ``registry`` (default: every frame module's schemas)."""
     if registry is None:
+        # A generator of the docs, not a frame: it may load the layer above to see every frame.
+        import nomadlab.analysis.usage  # noqa: F401  (registers ``usage``)
+
         registry = REGISTRY
     schemas = [registry[name] for name in sorted(registry)]
     toc = ["## Contents", ""] + [f"- [`{s.name}`](#{s.name}): {s.grain}" for s in schemas]

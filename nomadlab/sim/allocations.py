@@ -17,7 +17,6 @@ from .errors import NomadHTTPError
 from .lifecycle import (
     CLIENT_DESCRIPTIONS,
     CLIENT_TRANSITIONS,
-    Behaviour,
     IllegalTransition,
     apply_task_transition,
     client_status,
@@ -110,7 +109,7 @@ class AllocationOperations:
         for t in tg.get("Tasks") or ():
             if task is not None and t["Name"] != task:
                 continue
-            b = Behaviour.of(job, tg, t)
+            b = self.behaviours.of(job, tg, t)
             now = self.now_ns()
             if first:
                 self.at(now + 10_000_000, self._task_trigger, alloc["ID"], t["Name"], gen, "receive")
@@ -131,7 +130,7 @@ class AllocationOperations:
         job = alloc["Job"]
         tg = _group(job, alloc["TaskGroup"])
         t = next(x for x in tg["Tasks"] if x["Name"] == task)
-        b = Behaviour.of(job, tg, t)
+        b = self.behaviours.of(job, tg, t)
         now = self.now_ns()
         fields: dict[str, dict[str, Any]] = {}
         if trigger == "pull":

@@ -30,6 +30,7 @@ from .clock import Clock, ManualClock
 from .events import EventBroker
 from .faults import FaultInjector
 from .jobs import JobOperations
+from .lifecycle import Behaviours
 from .nodes import NodeOperations
 from .state import StateStore
 
@@ -69,6 +70,7 @@ class SimCluster(JobOperations, AllocationOperations, NodeOperations):
         self.seed = seed
         self.rng = random.Random(seed)
         self.faults = FaultInjector(seed)
+        self.behaviours = Behaviours()  # what tasks do, by image and command; never on the wire
         self.region = region
         self.agent_name = agent_name
         self.version = version

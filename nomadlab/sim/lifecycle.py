@@ -5,13 +5,14 @@ transition is one row of :data:`TASK_TRANSITIONS`: the state it leads to and the
 (Nomad's exact type strings) it records. The allocation's client status is then derived from its
 tasks' states by :func:`client_status`, as Nomad's client does, and checked against
 :data:`CLIENT_TRANSITIONS`. What a task *does* (how long it starts, whether it exits, crashes or
-is OOM-killed) comes from the job's ``Meta`` (see :class:`Behaviour`), so a scenario can script an
-incident without special code.
+is OOM-killed) comes from the cluster's :class:`Behaviours` table, keyed by image and command,
+so a scenario can script an incident without special code and without a trace in the jobs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import wire
@@ -27,11 +28,9 @@ __all__ = [
     "client_status",
     "reschedule_delay_ns",
     "reschedule_eligible",
-    "BEHAVIOUR_META_PREFIX",
+    "Behaviours",
+    "Script",
 ]
-
-BEHAVIOUR_META_PREFIX = "nomadlab.sim."
-
 
 class IllegalTransition(RuntimeError):
     """A trigger that the table does not allow from the task's current state."""
@@ -121,12 +120,16 @@ CLIENT_DESCRIPTIONS = {
 
 @dataclass(frozen=True)
 class Behaviour:
-    """What a simulated task does, read from ``Meta`` keys prefixed ``nomadlab.sim.``.
+    """What a simulated task does once placed.
 
-    ``start_s``: seconds from placement to ``Started`` (default 2); ``run_s``: seconds until a
-    clean exit (batch work; default 30 for batch/sysbatch, never for service/system);
-    ``fail``: ``""``, ``"crash"`` (exit code 1) or ``"oom"`` (exit 137, OOM-killed) after
-    ``fail_after_s`` seconds of running (default 15); ``pull_s``: image download time for docker.
+    ``start_s``: seconds from placement to ``Started``; ``run_s``: seconds until a clean exit
+    (batch work; default 30 for batch/sysbatch, never for service/system); ``fail``: ``""``,
+    ``"crash"`` (exit ``exit_code``) or ``"oom"`` (exit 137, OOM-killed) after ``fail_after_s``
+    seconds of running; ``cpu_profile``/``mem_profile``: usage as a fraction of the task's
+    ask (hashed from its names when unset); ``memory_mb``: the working set the process
+    reaches once warmed up (``warmup_s`` after it starts, from 40 % of it). A task whose
+    working set outgrows its memory limit is OOM-killed when it reaches the limit: the
+    resolved behaviour then has ``fail="oom"`` and the time of the kill.
     """
 
     start_s: float = 2.0
@@ -134,25 +137,116 @@ class Behaviour:
     fail: str = ""
     fail_after_s: float = 15.0
     exit_code: int = 1
+    cpu_profile: float | None = None
+    mem_profile: float | None = None
+    memory_mb: float | None = None
+    warmup_s: float = 60.0
 
-    @classmethod
-    def of(cls, job: dict[str, Any], tg: dict[str, Any], task: dict[str, Any]) -> Behaviour:
-        meta: dict[str, str] = {}
-        for source in (job.get("Meta"), tg.get("Meta"), task.get("Meta")):
-            meta.update(source or {})
+    def memory_at(self, elapsed_s: float) -> float | None:
+        """The working set (MB) ``elapsed_s`` after the start, or ``None`` when not scripted."""
+        if self.memory_mb is None:
+            return None
+        ramp = 1.0 if self.warmup_s <= 0 else min(1.0, 0.4 + 0.6 * max(0.0, elapsed_s) / self.warmup_s)
+        return self.memory_mb * ramp
 
-        def get(key: str) -> str | None:
-            return meta.get(BEHAVIOUR_META_PREFIX + key)
+    def under_limit(self, limit_mb: float) -> Behaviour:
+        """This behaviour under a memory limit: OOM-killed when the working set reaches it."""
+        if self.memory_mb is None or limit_mb <= 0 or self.memory_mb <= limit_mb or self.fail:
+            return self
+        share = limit_mb / self.memory_mb
+        after = 1.0 if share <= 0.4 or self.warmup_s <= 0 else (share - 0.4) / 0.6 * self.warmup_s
+        return replace(self, fail="oom", fail_after_s=max(1.0, after), exit_code=137)
 
-        run = get("run_s")
-        batch = job.get("Type") in ("batch", "sysbatch")
-        return cls(
-            start_s=float(get("start_s") or 2.0),
-            run_s=float(run) if run else (30.0 if batch else None),
-            fail=(get("fail") or ""),
-            fail_after_s=float(get("fail_after_s") or 15.0),
-            exit_code=int(get("exit_code") or 1),
-        )
+
+_MATCH_KEYS = ("image", "command")
+
+
+@dataclass(frozen=True)
+class Script:
+    """One rule of a :class:`Behaviours` table: the tasks it matches and what they do.
+
+    A rule matches a task when every key it names equals the task's: ``image`` its
+    ``Config.image`` (docker), ``command`` its ``Config.command`` (exec, raw_exec, or a docker
+    task's entry point).
+    """
+
+    image: str = ""
+    command: str = ""
+    behaviour: Behaviour = field(default_factory=Behaviour)
+
+    def matches(self, task: dict[str, Any]) -> bool:
+        config = task.get("Config") or {}
+        return all(not getattr(self, k) or str(config.get(k) or "") == getattr(self, k) for k in _MATCH_KEYS)
+
+    @property
+    def specificity(self) -> int:
+        return sum(1 for k in _MATCH_KEYS if getattr(self, k))
+
+
+class Behaviours:
+    """A cluster's table of task behaviour, keyed by what a real cause would be keyed by.
+
+    What a program does is a property of the program: an image tag that leaks memory, a
+    migration command that runs four minutes. The table lives beside the cluster's state and
+    never in a wire object, so nothing a client reads shows it.
+
+    >>> table = Behaviours()
+    >>> _ = table.script(image="example/api:2.4.0", memory_mb=760, warmup_s=90)
+    >>> job = {"Type": "service"}
+    >>> spec = {"Config": {"image": "example/api:2.4.0"}, "Resources": {"MemoryMB": 512}}
+    >>> b = table.of(job, {}, spec)
+    >>> b.fail, round(b.fail_after_s)
+    ('oom', 41)
+    """
+
+    def __init__(self) -> None:
+        self._rules: list[Script] = []
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def __iter__(self) -> Iterator[Script]:
+        return iter(self._rules)
+
+    def script(self, *, image: str = "", command: str = "", **behaviour: Any) -> Script:
+        """Add a rule: tasks running ``image`` and/or ``command`` behave as ``behaviour`` says.
+
+        Parameters
+        ----------
+        image, command
+            What the rule matches (at least one); see :class:`Script`.
+        **behaviour
+            Fields of :class:`Behaviour`.
+
+        Raises
+        ------
+        ValueError
+            Neither ``image`` nor ``command`` is given.
+        TypeError
+            A keyword names no field of :class:`Behaviour`.
+        """
+        if not image and not command:
+            raise ValueError("a behaviour is scripted for an image or a command; give image= or command=")
+        rule = Script(image=image, command=command, behaviour=Behaviour(**behaviour))
+        self._rules.append(rule)
+        return rule
+
+    def of(self, job: dict[str, Any], tg: dict[str, Any], task: dict[str, Any]) -> Behaviour:
+        """What ``task`` of group ``tg`` of ``job`` does, resolved under its memory limit.
+
+        The most specific matching rule wins (image and command over either alone), the latest
+        among equals; with none, the default behaviour of the job's type.
+        """
+        best: Script | None = None
+        for rule in self._rules:
+            if rule.matches(task) and (best is None or rule.specificity >= best.specificity):
+                best = rule
+        b = best.behaviour if best is not None else Behaviour()
+        if b.run_s is None and job.get("Type") in ("batch", "sysbatch"):
+            b = replace(b, run_s=30.0)
+        res = task.get("Resources") or {}
+        limit = float(res.get("MemoryMaxMB") or 0) or float(res.get("MemoryMB") or 0)
+        return b.under_limit(limit)
 
 
 def restart_decision(

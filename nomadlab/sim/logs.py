@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .clock import NS_PER_S
-from .lifecycle import Behaviour
+from .lifecycle import Behaviour, Behaviours
 
 if TYPE_CHECKING:
     from .cluster import SimCluster
@@ -107,13 +107,20 @@ def _task_spec(
     return job, tg, spec
 
 
-def task_runs(alloc: dict[str, Any], task: str) -> list[Run]:
-    """The runs of ``task`` in ``alloc``, oldest first, rebuilt from its ``TaskState``."""
+_NO_SCRIPT = Behaviours()
+
+
+def task_runs(alloc: dict[str, Any], task: str, behaviours: Behaviours | None = None) -> list[Run]:
+    """The runs of ``task`` in ``alloc``, oldest first, rebuilt from its ``TaskState``.
+
+    ``behaviours`` is the cluster's behaviour table (how a run of the task ends); none: the
+    defaults.
+    """
     state = (alloc.get("TaskStates") or {}).get(task)
     if state is None:
         return []
     job, tg, spec = _task_spec(alloc, task)
-    b = Behaviour.of(job, tg, spec)
+    b = (behaviours or _NO_SCRIPT).of(job, tg, spec)
     fail_kind = "oom" if b.fail == "oom" else "crash"
     run_len = int((b.fail_after_s if b.fail else (b.run_s or 0.0)) * NS_PER_S)
     runs: list[Run] = []
@@ -468,10 +475,13 @@ def log_lines(
     log_type: str,
     until_ns: int,
     since_ns: int = 0,
+    *,
+    behaviours: Behaviours | None = None,
 ) -> list[str]:
     """The lines ``task`` wrote to ``log_type`` at times in ``[since_ns, until_ns)``, in order.
 
     A line may hold several physical lines (a stack trace); each ends with ``\\n`` in the file.
+    ``behaviours`` is the cluster's behaviour table (see :func:`task_runs`).
     """
     job, tg, spec = _task_spec(alloc, task)
     image = str((spec.get("Config") or {}).get("image") or "")
@@ -483,11 +493,11 @@ def log_lines(
         _workload(job, spec),
         image,
         str(job.get("ID", "")),
-        Behaviour.of(job, tg, spec),
+        (behaviours or _NO_SCRIPT).of(job, tg, spec),
     )
     period = int(_period_s(c) * NS_PER_S)
     out: list[tuple[int, int, str]] = []
-    for run_no, run in enumerate(task_runs(alloc, task)):
+    for run_no, run in enumerate(task_runs(alloc, task, behaviours)):
         if run.start_ns >= until_ns or (run.end_ns is not None and run.end_ns < since_ns):
             continue
         stop = until_ns if run.end_ns is None else min(until_ns, run.end_ns)
@@ -529,11 +539,14 @@ def log_bytes(
     log_type: str,
     until_ns: int,
     since_ns: int = 0,
+    *,
+    behaviours: Behaviours | None = None,
 ) -> bytes:
     """The bytes of the log file written in ``[since_ns, until_ns)`` (see :func:`log_lines`)."""
     return b"".join(
         (line + "\n").encode()
-        for line in log_lines(cluster_seed, alloc, task, log_type, until_ns, since_ns)
+        for line in log_lines(cluster_seed, alloc, task, log_type, until_ns, since_ns,
+                              behaviours=behaviours)
     )
 
 
@@ -618,7 +631,7 @@ def stream_logs(
         if alloc is None:
             return
         until = log_horizon_ns(cluster)
-        data = log_bytes(seed, alloc, task, log_type, until)
+        data = log_bytes(seed, alloc, task, log_type, until, behaviours=cluster.behaviours)
     size = len(data)
     pos = max(0, size - offset) if origin == "end" else max(0, offset)
     if pos < size:
@@ -633,7 +646,8 @@ def stream_logs(
             if alloc is None:
                 return
             horizon = log_horizon_ns(cluster)
-            new = log_bytes(seed, alloc, task, log_type, horizon, until) if horizon > until else b""
+            new = (log_bytes(seed, alloc, task, log_type, horizon, until, behaviours=cluster.behaviours)
+                   if horizon > until else b"")
             until = max(until, horizon)
         if new:
             start = size

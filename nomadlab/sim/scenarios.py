@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCENARIOS", "Scenario", "build_scenario", "continue_in_real_time", "build_default", "build_demo",
-    "launch_periodic_child", "dispatch_child", "DEMO_HISTORY_S", "task", "group", "job_spec",
+    "launch_periodic_child", "dispatch_child", "script_demo", "Observe", "DEMO_HISTORY_S", "task", "group", "job_spec",
 ]
 
 
@@ -90,8 +90,12 @@ _DEFAULT_NODES = (
 )
 
 
-def build_default(cluster: SimCluster) -> None:
-    """Populate ``cluster`` with the default scenario (see the module docstring)."""
+def build_default(cluster: SimCluster, *, observe: Observe | None = None) -> None:
+    """Populate ``cluster`` with the default scenario (see the module docstring).
+
+    ``observe`` is called at its sample instants as the history is built (see
+    :func:`build_scenario`).
+    """
     cluster.add_namespace("platform", "Shared platform services")
     for i, (name, dc, cls, cpu, cores, mem, disk) in enumerate(_DEFAULT_NODES):
         cluster.add_node(
@@ -110,22 +114,24 @@ def build_default(cluster: SimCluster) -> None:
         job_spec("cache", [group("redis", [task("redis", image="redis:7", cpu=500, memory_mb=2048)], count=1)],
                  datacenters=["dc1"]),
         job_spec("nightly-report", [group("report", [task("report", driver="exec", cpu=1000, memory_mb=512)],
-                                          count=2, meta={"nomadlab.sim.run_s": "120"})],
+                                          count=2)],
                  job_type="batch", priority=40),
         job_spec("node-exporter", [group("exporter", [task("node-exporter", image="prom/node-exporter:v1.8",
                                                            cpu=100, memory_mb=64)])],
                  job_type="system", namespace="platform", priority=70),
-        job_spec("os-patch", [group("patch", [task("patch", driver="raw_exec", cpu=100, memory_mb=64)],
-                                    meta={"nomadlab.sim.run_s": "45"})],
+        job_spec("os-patch", [group("patch", [task("patch", driver="raw_exec", cpu=100, memory_mb=64)])],
                  job_type="sysbatch", priority=30),
         job_spec("ml-training", [group("trainer", [task("trainer", image="example/trainer:0.9", cpu=4000,
                                                         memory_mb=98304)])],
                  job_type="batch"),
     ]
+    # What the programs do (see lifecycle.Behaviours): the batch work takes its time.
+    cluster.behaviours.script(command="/usr/local/bin/report", run_s=120)
+    cluster.behaviours.script(command="/usr/local/bin/patch", run_s=45)
     for spec in specs:
         cluster.register_job(spec)
     if isinstance(cluster.clock, ManualClock):
-        cluster.advance(30)
+        _Stepper(cluster, observe).until(cluster.now_ns() + 30 * NS_PER_S)
 
 
 
@@ -172,11 +178,13 @@ def _demo_nodes(rng: random.Random) -> list[dict[str, Any]]:
     return out
 
 
-def _api_spec(image: str, *, meta: dict[str, str] | None = None) -> dict[str, Any]:
+def _api_spec(image: str, *, memory_mb: int = 1024, env: dict[str, str] | None = None) -> dict[str, Any]:
     restart = {"Attempts": 3, "Interval": 1800 * NS_PER_S, "Delay": 60 * NS_PER_S, "Mode": "fail"}
+    environment = {"LISTEN_ADDR": "0.0.0.0:8080", "DB_POOL_SIZE": "20", **(env or {})}
     return job_spec(
         "api",
-        [group("api", [task("api", image=image, cpu=1000, memory_mb=1024, meta=meta),
+        [group("api", [task("api", image=image, cpu=1000, memory_mb=memory_mb,
+                            config={"image": image, "env": environment}),
                        task("envoy", image="envoyproxy/envoy:v1.31", cpu=200, memory_mb=128)],
                count=4, restart=restart, update=dict(_ROLLING, MinHealthyTime=60 * NS_PER_S))],
         datacenters=["dc1", "dc2", "dc3"], priority=70,
@@ -199,7 +207,6 @@ def _search_spec(heap: str) -> dict[str, Any]:
 
 def _demo_jobs() -> list[dict[str, Any]]:
     """Every job the demo registers at its start (children and updates come later)."""
-    crash_50m = {"nomadlab.sim.fail": "crash", "nomadlab.sim.fail_after_s": "3000"}
     restart_1h = {"Attempts": 2, "Interval": 3600 * NS_PER_S, "Delay": 15 * NS_PER_S, "Mode": "fail"}
     return [
         # namespace default: the product
@@ -213,23 +220,22 @@ def _demo_jobs() -> list[dict[str, Any]]:
                                 count=2, update=_ROLLING)], datacenters=["dc1", "dc2", "dc3"], priority=80),
         job_spec("notifications", [group("notifications",
                                          [task("notifier", image="example/notifier:0.14.2", cpu=250,
-                                               memory_mb=256, meta=crash_50m)],
+                                               memory_mb=256)],
                                          count=2, restart=restart_1h, update=_ROLLING)],
                  datacenters=["dc2", "dc3"]),
         job_spec("cache", [group("redis", [task("redis", image="redis:7.4", cpu=500, memory_mb=2048)],
                                  count=3)], datacenters=["dc1"]),
         job_spec("db-migrate", [group("migrate", [task("migrate", image="example/api:2.3.1", cpu=500,
-                                                       memory_mb=512)],
-                                      meta={"nomadlab.sim.run_s": "240"})], job_type="batch",
+                                                       memory_mb=512,
+                                                       config={"command": "/app/bin/migrate",
+                                                               "args": ["up"]})])], job_type="batch",
                  datacenters=["dc1"]),
-        job_spec("report", [group("report", [task("report", driver="exec", cpu=1000, memory_mb=1024)],
-                                  meta={"nomadlab.sim.run_s": "420"})],
+        job_spec("report", [group("report", [task("report", driver="exec", cpu=1000, memory_mb=1024)])],
                  job_type="batch", datacenters=["dc1", "dc2"], node_pool="batch", priority=40,
                  periodic={"Enabled": True, "Spec": "0 */2 * * *", "SpecType": "cron",
                            "ProhibitOverlap": True, "TimeZone": "UTC"}),
         job_spec("thumbnailer", [group("thumbs", [task("thumbnail", image="example/thumbnailer:1.2.0",
-                                                       cpu=1000, memory_mb=512)],
-                                       meta={"nomadlab.sim.run_s": "150"})],
+                                                       cpu=1000, memory_mb=512)])],
                  job_type="batch", datacenters=["dc1", "dc2"], node_pool="batch",
                  parameterized={"Payload": "optional", "MetaRequired": ["bucket"],
                                 "MetaOptional": ["size"]}),
@@ -253,8 +259,7 @@ def _demo_jobs() -> list[dict[str, Any]]:
         job_spec("alertmanager", [group("alertmanager", [task("alertmanager", image="prom/alertmanager:v0.27.0",
                                                               cpu=100, memory_mb=128)], count=2, update=_ROLLING)],
                  namespace="platform", datacenters=["dc1", "dc2", "dc3"]),
-        job_spec("os-patch", [group("patch", [task("patch", driver="raw_exec", cpu=100, memory_mb=64)],
-                                    meta={"nomadlab.sim.run_s": "180"})],
+        job_spec("os-patch", [group("patch", [task("patch", driver="raw_exec", cpu=100, memory_mb=64)])],
                  job_type="sysbatch", namespace="platform", datacenters=["*"], priority=30),
         # namespace data: pipelines and training
         job_spec("kafka", [group("broker", [task("kafka", image="bitnami/kafka:3.8", cpu=1000, memory_mb=4096)],
@@ -262,22 +267,48 @@ def _demo_jobs() -> list[dict[str, Any]]:
         job_spec("spark-worker", [group("worker", [task("spark", image="bitnami/spark:3.5", cpu=4000,
                                                         memory_mb=8192)], count=6, update=_ROLLING)],
                  namespace="data", datacenters=["dc1", "dc2"], node_pool="batch"),
-        job_spec("etl", [group("etl", [task("etl", image="example/etl:5.0.3", cpu=2000, memory_mb=4096)],
-                               meta={"nomadlab.sim.run_s": "1500"})],
+        job_spec("etl", [group("etl", [task("etl", image="example/etl:5.0.3", cpu=2000, memory_mb=4096,
+                                            config={"command": "/app/bin/etl", "args": ["--daily"]})])],
                  job_type="batch", namespace="data", datacenters=["dc1", "dc2"], node_pool="batch",
                  periodic={"Enabled": True, "Spec": "15 */3 * * *", "SpecType": "cron",
                            "ProhibitOverlap": True, "TimeZone": "UTC"}),
         job_spec("feature-backfill", [group("backfill", [task("backfill", image="example/etl:5.0.3", cpu=2000,
-                                                              memory_mb=2048)],
-                                            count=4, meta={"nomadlab.sim.run_s": "2400"})],
+                                                              memory_mb=2048,
+                                                              config={"command": "/app/bin/backfill",
+                                                                      "args": ["--features"]})],
+                                            count=4)],
                  job_type="batch", namespace="data", datacenters=["dc1", "dc2"], node_pool="batch"),
         job_spec("model-serve", [group("serve", [task("triton", image="nvcr.io/nvidia/tritonserver:24.10-py3",
                                                       cpu=4000, memory_mb=16384)], count=2, update=_ROLLING)],
                  namespace="data", datacenters=["dc1", "dc3"], node_pool="gpu"),
-        job_spec("disk-cleanup", [group("cleanup", [task("cleanup", driver="raw_exec", cpu=100, memory_mb=64)],
-                                        meta={"nomadlab.sim.run_s": "60"})],
+        job_spec("disk-cleanup", [group("cleanup", [task("cleanup", driver="raw_exec", cpu=100, memory_mb=64)])],
                  job_type="sysbatch", namespace="data", datacenters=["*"], node_pool="batch", priority=20),
     ]
+
+
+def script_demo(cluster: SimCluster) -> None:
+    """What the demo's programs do, keyed by image and command (see ``lifecycle.Behaviours``).
+
+    Nothing of it is in a jobspec: the incident follows from a change a team would make.
+    """
+    script = cluster.behaviours.script
+    # api 2.3.x settles at ~420 MB; 2.4.0's response cache takes its working set to ~760 MB, so
+    # under the lowered 512 MB limit it is OOM-killed about 40 s after each start.
+    for tag in ("2.3.1", "2.3.2"):
+        script(image=f"example/api:{tag}", memory_mb=420, warmup_s=60)
+    script(image="example/api:2.4.0", memory_mb=760, warmup_s=90)
+    script(image="example/api:2.3.1", command="/app/bin/migrate", run_s=240)
+    # notifier 0.14.2 leaks connections and crashes after about 50 minutes.
+    script(image="example/notifier:0.14.2", fail="crash", fail_after_s=3000)
+    # The ledger import fails on a malformed row a minute in (exit 2).
+    script(image="example/ledger-import:0.9.1", fail="crash", fail_after_s=60, exit_code=2)
+    script(command="/usr/local/bin/report", run_s=420)
+    script(image="example/thumbnailer:1.2.0", run_s=150)
+    script(command="/usr/local/bin/patch", run_s=180)
+    script(image="example/etl:5.0.3", command="/app/bin/etl", run_s=1500)
+    script(image="example/etl:5.0.3", command="/app/bin/backfill", run_s=2400)
+    script(image="example/trainer:0.9", run_s=5 * _H)
+    script(command="/usr/local/bin/cleanup", run_s=60)
 
 
 def _cron_hours(start_ns: int, end_ns: int, *, every_h: int, minute: int) -> list[int]:
@@ -325,12 +356,13 @@ def dispatch_child(cluster: SimCluster, namespace: str, parent_id: str,
     return cluster.state.jobs[(namespace, child_id)]
 
 
-def build_demo(cluster: SimCluster) -> None:
+def build_demo(cluster: SimCluster, *, observe: Observe | None = None) -> None:
     """Populate ``cluster`` with the ``demo`` scenario: six hours of history ending in an incident.
 
     The cluster must be on a :class:`ManualClock`; the history starts at the clock's current
     time and the clock ends :data:`DEMO_HISTORY_S` later. Every write goes through the
     cluster's own write paths at its time; see FIDELITY.md "Scenarios" for the timeline.
+    ``observe`` is called at its sample instants on the way (see :func:`build_scenario`).
     """
     clock = cluster.clock
     if not isinstance(clock, ManualClock):
@@ -338,11 +370,10 @@ def build_demo(cluster: SimCluster) -> None:
     rng = random.Random(f"nomadlab-demo:{cluster.seed}")
     t0 = clock.now_ns()
     end = t0 + DEMO_HISTORY_S * NS_PER_S
+    stepper = _Stepper(cluster, observe)
 
     def until(offset_s: float) -> None:
-        target = t0 + int(offset_s * NS_PER_S)
-        if target > clock.now_ns():
-            cluster.advance((target - clock.now_ns()) / NS_PER_S)
+        stepper.until(t0 + int(offset_s * NS_PER_S))
 
     def live(ns: str, job_id: str) -> list[dict[str, Any]]:
         return sorted((a for a in cluster.state.job_allocs(ns, job_id)
@@ -355,6 +386,7 @@ def build_demo(cluster: SimCluster) -> None:
     cluster.add_namespace("platform", "Shared platform services")
     cluster.add_namespace("data", "Data pipelines and machine learning")
     nodes = {spec["name"]: cluster.add_node(**spec)["ID"] for spec in _demo_nodes(rng)}
+    script_demo(cluster)
     # Node-level agents first, as a cluster is set up, so that every node has room for them.
     for spec in sorted(_demo_jobs(), key=lambda s: s["Type"] not in ("system", "sysbatch")):
         cluster.register_job(spec)
@@ -371,9 +403,10 @@ def build_demo(cluster: SimCluster) -> None:
         actions.append((offset, "dispatch", functools.partial(
             dispatch_child, cluster, "default", "thumbnailer", {"bucket": bucket, "size": size})))
 
-    def scale_web(count: int, message: str) -> None:
+    def scale_web(count: int, original: int, message: str) -> None:
         cluster.scale_job("default", "web", group="frontend", count=count, message=message,
-                          meta={"nomadlab.scaler": "autoscaler", "metric": "nginx_requests_per_s"})
+                          meta={"nomad_policy_id": "6c2e4f0a-8d1b-4b7e-9a35-2f0c1d7e9b41",
+                                "nomad_autoscaler.count.original": str(original)})
 
     drained = sorted(n for n in nodes if n.startswith("client-dc2-"))[rng.randrange(8)]
 
@@ -384,26 +417,63 @@ def build_demo(cluster: SimCluster) -> None:
     actions += [
         (40 * 60, "web v1", lambda: cluster.register_job(_web_spec("nginx:1.27.1"))),
         (65 * 60, "api v1", lambda: cluster.register_job(_api_spec("example/api:2.3.2"))),
-        (90 * 60, "scale up", lambda: scale_web(9, "traffic above target: 9 instances")),
+        (90 * 60, "scale up", lambda: scale_web(9, 6, "traffic above target: 9 instances")),
         (120 * 60, "drain", lambda: cluster.drain_node(
             nodes[drained], {"Deadline": 1800 * NS_PER_S, "IgnoreSystemJobs": False},
             meta={"message": "kernel upgrade"})),
         (140 * 60, "ledger-import", lambda: cluster.register_job(_ledger_import_spec())),
         (150 * 60, "ml-train", lambda: cluster.register_job(_ml_train_spec())),
         (160 * 60, "ml-train-xl", lambda: cluster.register_job(_ml_train_xl_spec())),
-        (180 * 60, "scale down", lambda: scale_web(6, "traffic below target: 6 instances")),
+        (180 * 60, "scale down", lambda: scale_web(6, 9, "traffic below target: 6 instances")),
         (210 * 60, "web v2", lambda: cluster.register_job(_web_spec("nginx:1.27.2"))),
         (215 * 60, "search v1", lambda: cluster.register_job(_search_spec("-Xms3g -Xmx3g"))),
         (240 * 60, "stop alloc", stop_one_search),
+        # 2.4.0 adds an in-process response cache; 2.3.x used ~420 MB of its 1024, so the
+        # same change lowers the ask "to save memory". The cache grows past 512 MB.
         (DEMO_HISTORY_S - 55 * 60, "bad deploy", lambda: cluster.register_job(_api_spec(
-            "example/api:2.4.0",
-            meta={"nomadlab.sim.fail": "oom", "nomadlab.sim.fail_after_s": "45"}))),
+            "example/api:2.4.0", memory_mb=512, env={"RESPONSE_CACHE": "on"}))),
         (DEMO_HISTORY_S - 50 * 60, "node down", lambda: _node_down(cluster)),
     ]
     for at_s, _label, action in sorted(actions, key=lambda a: a[0]):
         until(at_s)
         action()
     until(DEMO_HISTORY_S)
+
+
+Observe = tuple[float, "Callable[[SimCluster], None]"]
+"""``(every_s, callback)``: call ``callback(cluster)`` every ``every_s`` of simulated time."""
+
+
+class _Stepper:
+    """Moves a build's clock forward, stopping at each sample instant of an observer.
+
+    Sample instants are ``start + k × every_s`` (``k ≥ 0``) from the clock's time when the
+    stepper is made; at each, the clock stands still at the instant (due transitions have run)
+    and no lock is held, so the callback may read the cluster as any client does.
+    """
+
+    def __init__(self, cluster: SimCluster, observe: Observe | None) -> None:
+        self.cluster = cluster
+        self.every_ns = 0
+        self.callback: Callable[[SimCluster], None] | None = None
+        if observe is not None:
+            every_s, callback = observe
+            if every_s <= 0:
+                raise ValueError(f"observe needs a positive interval in seconds, not {every_s!r}")
+            self.every_ns = int(every_s * NS_PER_S)
+            self.callback = callback
+        self.next_ns = cluster.now_ns()
+
+    def until(self, target_ns: int) -> None:
+        cluster = self.cluster
+        if self.callback is not None:
+            while self.next_ns <= target_ns:
+                if self.next_ns > cluster.now_ns():
+                    cluster.advance((self.next_ns - cluster.now_ns()) / NS_PER_S)
+                self.callback(cluster)
+                self.next_ns += self.every_ns
+        if target_ns > cluster.now_ns():
+            cluster.advance((target_ns - cluster.now_ns()) / NS_PER_S)
 
 
 def _node_down(cluster: SimCluster) -> None:
@@ -427,8 +497,6 @@ def _ledger_import_spec() -> dict[str, Any]:
     return job_spec(
         "ledger-import",
         [group("import", [task("import", image="example/ledger-import:0.9.1", cpu=500, memory_mb=512)],
-               meta={"nomadlab.sim.fail": "crash", "nomadlab.sim.fail_after_s": "60",
-                     "nomadlab.sim.exit_code": "2"},
                restart={"Attempts": 1, "Interval": 600 * NS_PER_S, "Delay": 10 * NS_PER_S, "Mode": "fail"},
                reschedule={"Attempts": 2, "Interval": 3600 * NS_PER_S, "Delay": 30 * NS_PER_S,
                            "DelayFunction": "constant", "Unlimited": False})],
@@ -438,16 +506,14 @@ def _ledger_import_spec() -> dict[str, Any]:
 
 def _ml_train_spec() -> dict[str, Any]:
     return job_spec("ml-train", [group("trainer", [task("trainer", image="example/trainer:0.9", cpu=16000,
-                                                        memory_mb=65536)],
-                                       meta={"nomadlab.sim.run_s": str(5 * _H)})],
+                                                        memory_mb=65536)])],
                     job_type="batch", namespace="data", datacenters=["dc1", "dc3"], node_pool="gpu")
 
 
 def _ml_train_xl_spec() -> dict[str, Any]:
     """A training run that asks for more memory than any GPU node has: it stays blocked."""
     return job_spec("ml-train-xl", [group("trainer", [task("trainer", image="example/trainer:0.9", cpu=16000,
-                                                           memory_mb=262144)],
-                                          meta={"nomadlab.sim.run_s": str(5 * _H)})],
+                                                           memory_mb=262144)])],
                     job_type="batch", namespace="data", datacenters=["dc1", "dc3"], node_pool="gpu")
 
 
@@ -475,17 +541,21 @@ class Scenario:
         """
         return (int(end_ns) - int(self.history_s * NS_PER_S)) // NS_PER_S * NS_PER_S
 
-    def __call__(self, cluster: SimCluster, **params: Any) -> None:
+    def __call__(self, cluster: SimCluster, *, observe: Observe | None = None, **params: Any) -> None:
         unknown = set(params) - set(self.params)
         if unknown:
             raise TypeError(f"scenario {self.name!r} takes no parameter(s) {', '.join(sorted(unknown))}")
-        self.build(cluster, **params)
+        if observe is None:
+            self.build(cluster, **params)
+        else:
+            self.build(cluster, observe=observe, **params)
 
 
-def _build_large(cluster: SimCluster, **params: Any) -> None:
+def _build_large(cluster: SimCluster, *, observe: Observe | None = None, **params: Any) -> None:
     from .scenarios_large import build_large
 
     build_large(cluster, **params)
+    _Stepper(cluster, observe).until(cluster.now_ns())
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -500,19 +570,27 @@ SCENARIOS: dict[str, Scenario] = {
 """Every scenario by name (what ``nomadlab sim --scenario`` chooses from)."""
 
 
-def build_scenario(name: str, *, seed: int = 0, end_ns: int | None = None, **params: Any) -> SimCluster:
+def build_scenario(name: str, *, seed: int = 0, end_ns: int | None = None,
+                   observe: Observe | None = None, **params: Any) -> SimCluster:
     """Build scenario ``name`` into a new cluster on a :class:`ManualClock` and return it.
 
     With ``end_ns``, the clock starts ``history_s`` before it (rounded down to a whole second),
     so the built history ends at ``end_ns``; otherwise it starts at ``ManualClock``'s default
     start, which makes the result depend on ``seed`` and ``params`` alone.
+
+    With ``observe=(every_s, callback)``, the build stops at the start of its history and every
+    ``every_s`` seconds of simulated time after it (up to and including its end when the end
+    falls on that grid) and calls ``callback(cluster)`` there: the clock stands still at the
+    instant, due transitions have run, and no lock is held, so the callback can read the
+    cluster through a client (``cluster.transport()``) as any Nomad client would. Observing
+    does not change what is built. ``large`` is observed once, at its end.
     """
     from .cluster import SimCluster
 
     scenario = SCENARIOS[name]
     start = None if end_ns is None else scenario.start_ns(end_ns=end_ns)
     cluster = SimCluster(clock=ManualClock(start), seed=seed)
-    scenario(cluster, **params)
+    scenario(cluster, observe=observe, **params)
     return cluster
 
 

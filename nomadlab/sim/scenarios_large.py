@@ -12,6 +12,7 @@ afterwards (stops, drains, node failures and new jobs go through the usual write
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import wire
@@ -75,7 +76,8 @@ def _running_state(started: int, image: str, driver: str, restarted_at: int | No
     return state
 
 
-def _job_specs(n_jobs: int, counts: list[int], rng: random.Random) -> list[dict[str, Any]]:
+def _job_specs(n_jobs: int, counts: list[int], rng: random.Random,
+               script: Callable[..., object]) -> list[dict[str, Any]]:
     specs = []
     for j in range(n_jobs):
         batch = j % 10 == 9
@@ -83,15 +85,18 @@ def _job_specs(n_jobs: int, counts: list[int], rng: random.Random) -> list[dict[
         cpu = rng.choice((100, 200, 250, 500))
         mem = rng.choice((128, 256, 512, 1024))
         driver = "exec" if j % 7 == 6 else "docker"
-        tasks = [task("main", driver=driver, image=rng.choice(_IMAGES), cpu=cpu, memory_mb=mem)]
+        kind = "batch" if batch else "svc"
+        image = rng.choice(_IMAGES)
+        config = {"command": f"/opt/jobs/{kind}-{j:05d}/run"} if batch else None
+        tasks = [task("main", driver=driver, image=image, cpu=cpu, memory_mb=mem, config=config)]
         if j % 5 == 0 and driver == "docker":
             tasks.append(task("sidecar", image="envoyproxy/envoy:v1.31", cpu=50, memory_mb=64))
-        meta = {"nomadlab.sim.run_s": str(rng.randint(2, 12) * 3600)} if batch else None
+        if batch:  # each batch program runs for hours (what it does is the cluster's, not the job's)
+            script(command=f"/opt/jobs/{kind}-{j:05d}/run", run_s=float(rng.randint(2, 12) * 3600))
         update = None if batch else {"MaxParallel": 1, "MinHealthyTime": 10 * NS_PER_S,
                                      "HealthyDeadline": 300 * NS_PER_S, "AutoRevert": True}
-        kind = "batch" if batch else "svc"
         specs.append(job_spec(
-            f"{kind}-{j:05d}", [group("app", tasks, count=counts[j], disk_mb=100, update=update, meta=meta)],
+            f"{kind}-{j:05d}", [group("app", tasks, count=counts[j], disk_mb=100, update=update)],
             job_type="batch" if batch else "service", namespace=ns, datacenters=list(_DCS),
             priority=40 if batch else 50,
         ))
@@ -127,6 +132,7 @@ def build_large(cluster: SimCluster, *, nodes: int = LARGE_DEFAULTS["nodes"],
     now = cluster.now_ns()
     base, extra = divmod(allocs, n_jobs)
     counts = [base + (1 if j < extra else 0) for j in range(n_jobs)]
+    run_of: dict[str, float] = {}
 
     with state.lock:
         idx = state.next_index()
@@ -150,7 +156,7 @@ def build_large(cluster: SimCluster, *, nodes: int = LARGE_DEFAULTS["nodes"],
         metric = wire.alloc_metric(nodes_evaluated=nodes, nodes_in_pool=nodes)
         cursor = 0
 
-        for spec in _job_specs(n_jobs, counts, rng):
+        for spec in _job_specs(n_jobs, counts, rng, cluster.behaviours.script):
             job_idx = state.next_index()
             submit = now - rng.randint(3600, 14 * 24 * 3600) * NS_PER_S
             job = wire.canonicalize_job(spec, region=cluster.region)
@@ -218,7 +224,9 @@ def build_large(cluster: SimCluster, *, nodes: int = LARGE_DEFAULTS["nodes"],
                 state.put_alloc(alloc)
                 cluster._alloc_generation[alloc["ID"]] = 0
                 if not service:
-                    run_s = float((tg.get("Meta") or {})["nomadlab.sim.run_s"])
+                    if job["ID"] not in run_of:
+                        run_of[job["ID"]] = cluster.behaviours.of(job, tg, tasks[0]).run_s or 30.0
+                    run_s = run_of[job["ID"]]
                     due = max(now + NS_PER_S, started + int(run_s * NS_PER_S))
                     for t in tasks:
                         cluster.at(due, cluster._task_exit, alloc["ID"], t["Name"], 0, True)

@@ -3,8 +3,9 @@
 Pure functions: the same cluster seed, objects and simulated time always give the same answer.
 Usage follows a daily pattern (busiest in the UTC afternoon), noise drawn per 10 s bucket from a
 hash (interpolated, so 2 s polls move smoothly), and a per-task profile hashed from the job and
-task names or given by ``Meta`` (``nomadlab.sim.cpu_profile`` / ``nomadlab.sim.mem_profile``,
-a fraction of the task's ask).
+task names or scripted in the cluster's behaviour table (``cpu_profile`` / ``mem_profile``, a
+fraction of the task's ask, or ``memory_mb``, the working set the program reaches once warm; see
+:class:`~nomadlab.sim.lifecycle.Behaviours`).
 
 Units are Nomad's: ``CpuStats.Percent`` is percent of *one core* (cgroup CPU seconds per
 second × 100, so above 100 on several cores), ``CpuStats.TotalTicks`` is that percent turned into
@@ -13,7 +14,7 @@ MHz (``Percent / 100 × node compute / cores``, ``client/lib/cpustats``), host
 
 Consistency rules: only running tasks use resources; a task never uses more CPU than its
 ``CPU`` ask nor more memory than its limit (``MemoryMaxMB`` when set, else ``MemoryMB``); a task
-scripted with ``nomadlab.sim.fail = oom`` climbs toward its limit and reaches it at the kill;
+whose working set outgrows its limit climbs toward the limit and reaches it at the OOM kill;
 a node's host usage is its allocations' usage plus an operating-system share, so it is never
 below their sum.
 """
@@ -26,7 +27,7 @@ import struct
 from typing import Any
 
 from .clock import NS_PER_S
-from .lifecycle import BEHAVIOUR_META_PREFIX, Behaviour
+from .lifecycle import Behaviours
 
 __all__ = [
     "alloc_usage",
@@ -82,21 +83,11 @@ def _noise(now_ns: int, *key: Any) -> float:
     return a + (c - a) * frac
 
 
-def _meta(job: dict[str, Any], tg: dict[str, Any], task: dict[str, Any]) -> dict[str, str]:
-    meta: dict[str, str] = {}
-    for source in (job.get("Meta"), tg.get("Meta"), task.get("Meta")):
-        meta.update(source or {})
-    return meta
+_NO_SCRIPT = Behaviours()
 
 
-def _profile(meta: dict[str, str], key: str, default: float) -> float:
-    raw = meta.get(BEHAVIOUR_META_PREFIX + key)
-    if raw:
-        try:
-            return min(max(float(raw), 0.0), 1.0)
-        except ValueError:
-            pass
-    return default
+def _clamp(value: float | None, default: float) -> float:
+    return default if value is None else min(max(float(value), 0.0), 1.0)
 
 
 def _group(job: dict[str, Any], name: str) -> dict[str, Any]:
@@ -146,6 +137,7 @@ def task_usage(
     now_ns: int,
     *,
     node: dict[str, Any] | None = None,
+    behaviours: Behaviours | None = None,
 ) -> dict[str, Any] | None:
     """One task's ``TaskResourceUsage`` at ``now_ns``, or ``None`` when it is not running.
 
@@ -161,6 +153,8 @@ def task_usage(
         Simulated time (Unix ns); the sample is stamped at the last whole second.
     node:
         The node running the allocation (its compute per core turns MHz into percent).
+    behaviours:
+        The cluster's behaviour table (what the task's program does); none: the defaults.
     """
     state = (alloc.get("TaskStates") or {}).get(task_name)
     if state is None:
@@ -173,8 +167,7 @@ def task_usage(
     task: dict[str, Any] = next(
         (t for t in tg.get("Tasks") or () if t.get("Name") == task_name), {}
     )
-    meta = _meta(job, tg, task)
-    behaviour = Behaviour.of(job, tg, task)
+    behaviour = (behaviours or _NO_SCRIPT).of(job, tg, task)
     cpu_ask, mem_limit = task_limits(alloc, task_name)
     stamp = now_ns - now_ns % (COLLECTION_S * NS_PER_S)
     key = (cluster_seed, alloc["ID"], task_name)
@@ -183,7 +176,7 @@ def task_usage(
     warm = min(1.0, 0.3 + elapsed_s / 60.0)  # usage settles over the first minute
 
     # CPU: profile × daily pattern × noise, never above the ask.
-    cpu_profile = _profile(meta, "cpu_profile", 0.15 + 0.45 * _unit("cpu", *profile_key))
+    cpu_profile = _clamp(behaviour.cpu_profile, 0.15 + 0.45 * _unit("cpu", *profile_key))
     daily = _daily(now_ns, _unit("phase", *profile_key))
     cpu_factor = cpu_profile * daily * warm * (1.0 + 0.2 * _noise(now_ns, "cpu", *key))
     used_mhz = min(cpu_ask, max(0.0, cpu_ask * cpu_factor))
@@ -193,8 +186,17 @@ def task_usage(
     periods = int(elapsed_s * throttle_rate)
 
     # Memory: settles at the profile share of the limit; an OOM task climbs to the limit.
-    mem_profile = _profile(meta, "mem_profile", 0.3 + 0.4 * _unit("mem", *profile_key))
-    if behaviour.fail == "oom" and behaviour.fail_after_s > 0:
+    mem_profile = _clamp(behaviour.mem_profile, 0.3 + 0.4 * _unit("mem", *profile_key))
+    working_mb = behaviour.memory_at(elapsed_s)
+    if behaviour.fail == "oom" and working_mb is not None and mem_limit > 0:
+        # The working set outgrows the limit: it climbs to the limit, where the kernel kills it.
+        progress = min(1.0, elapsed_s / behaviour.fail_after_s) if behaviour.fail_after_s > 0 else 1.0
+        share = working_mb * MiB / mem_limit * (1.0 + 0.02 * (1.0 - progress) * _noise(now_ns, "mem", *key))
+        if progress >= 1.0:
+            share = 1.0
+    elif working_mb is not None and mem_limit > 0:
+        share = working_mb * MiB / mem_limit * (1.0 + 0.03 * _noise(now_ns, "mem", *key))
+    elif behaviour.fail == "oom" and behaviour.fail_after_s > 0:
         progress = min(1.0, elapsed_s / behaviour.fail_after_s)
         share = mem_profile + (1.0 - mem_profile) * progress**2
     else:
@@ -240,12 +242,13 @@ def alloc_usage(
     *,
     node: dict[str, Any] | None = None,
     task: str = "",
+    behaviours: Behaviours | None = None,
 ) -> dict[str, Any]:
     """``AllocResourceUsage`` as ``GET /v1/client/allocation/:alloc_id/stats`` answers it.
 
     Parameters
     ----------
-    cluster_seed, now_ns, node:
+    cluster_seed, now_ns, node, behaviours:
         As for :func:`task_usage`.
     alloc:
         The full allocation.
@@ -288,7 +291,7 @@ def alloc_usage(
     for name in sorted(alloc.get("TaskStates") or {}):
         if task and name != task:
             continue
-        usage = task_usage(cluster_seed, alloc, name, now_ns, node=node)
+        usage = task_usage(cluster_seed, alloc, name, now_ns, node=node, behaviours=behaviours)
         if usage is None:
             continue
         tasks[name] = usage
@@ -326,6 +329,8 @@ def host_stats(
     node: dict[str, Any],
     allocs: list[dict[str, Any]],
     now_ns: int,
+    *,
+    behaviours: Behaviours | None = None,
 ) -> dict[str, Any]:
     """``HostStats`` as ``GET /v1/client/stats?node_id=`` answers it.
 
@@ -339,6 +344,8 @@ def host_stats(
         The allocations placed on the node; their running tasks' usage is included.
     now_ns:
         Simulated time (Unix ns).
+    behaviours:
+        The cluster's behaviour table (see :func:`task_usage`).
 
     Returns
     -------
@@ -362,7 +369,7 @@ def host_stats(
     alloc_mem = 0
     alloc_disk = 0
     for alloc in allocs:
-        usage = alloc_usage(cluster_seed, alloc, now_ns, node=node)
+        usage = alloc_usage(cluster_seed, alloc, now_ns, node=node, behaviours=behaviours)
         if not usage["Tasks"]:
             continue
         alloc_mhz += usage["ResourceUsage"]["CpuStats"]["TotalTicks"]

@@ -150,6 +150,7 @@ def test_memory_max_is_the_limit_with_oversubscription() -> None:
         memory_mb=4096,
         disk_mb=10_000,
     )
+    cluster.behaviours.script(image="app:latest", mem_profile=1.0)
     cluster.register_job(
         job_spec(
             "over",
@@ -161,7 +162,6 @@ def test_memory_max_is_the_limit_with_oversubscription() -> None:
                             "app",
                             memory_mb=100,
                             memory_max_mb=400,
-                            meta={"nomadlab.sim.mem_profile": "1.0"},
                         )
                     ],
                 )
@@ -173,7 +173,7 @@ def test_memory_max_is_the_limit_with_oversubscription() -> None:
     alloc = _running_allocs(cluster)[0]
     cpu_ask, limit = task_limits(alloc, "app")
     assert limit == 400 * 1024 * 1024
-    usage = alloc_usage(cluster.seed, alloc, cluster.now_ns())
+    usage = alloc_usage(cluster.seed, alloc, cluster.now_ns(), behaviours=cluster.behaviours)
     assert (
         100 * 1024 * 1024 < usage["Tasks"]["app"]["ResourceUsage"]["MemoryStats"]["Usage"] <= limit
     )
@@ -190,6 +190,7 @@ def _oom_cluster() -> SimCluster:
         memory_mb=4096,
         disk_mb=10_000,
     )
+    cluster.behaviours.script(image="app:latest", fail="oom", fail_after_s=60)
     cluster.register_job(
         job_spec(
             "leaky",
@@ -197,7 +198,6 @@ def _oom_cluster() -> SimCluster:
                 group(
                     "g",
                     [task("app", memory_mb=256)],
-                    meta={"nomadlab.sim.fail": "oom", "nomadlab.sim.fail_after_s": "60"},
                 )
             ],
             datacenters=["dc1"],
@@ -213,7 +213,7 @@ def test_oom_task_climbs_to_its_limit_then_shows_the_kill() -> None:
     _, limit = task_limits(alloc, "app")
     seen = []
     for _ in range(58):
-        usage = alloc_usage(cluster.seed, alloc, cluster.now_ns())
+        usage = alloc_usage(cluster.seed, alloc, cluster.now_ns(), behaviours=cluster.behaviours)
         seen.append(usage["Tasks"]["app"]["ResourceUsage"]["MemoryStats"]["Usage"])
         cluster.advance(1)
     assert all(u <= limit for u in seen)
@@ -227,7 +227,7 @@ def test_oom_task_climbs_to_its_limit_then_shows_the_kill() -> None:
     assert oom and oom[-1]["ExitCode"] == 137
     # Waiting to restart: not running, so no usage reported for it.
     assert alloc["TaskStates"]["app"]["State"] == "pending"
-    assert alloc_usage(cluster.seed, alloc, cluster.now_ns())["Tasks"] == {}
+    assert alloc_usage(cluster.seed, alloc, cluster.now_ns(), behaviours=cluster.behaviours)["Tasks"] == {}
 
 
 def test_terminal_allocation_reports_no_usage() -> None:
@@ -241,10 +241,11 @@ def test_terminal_allocation_reports_no_usage() -> None:
         memory_mb=4096,
         disk_mb=10_000,
     )
+    cluster.behaviours.script(command="/usr/local/bin/job", run_s=10)
     cluster.register_job(
         job_spec(
             "once",
-            [group("g", [task("job", driver="exec")], meta={"nomadlab.sim.run_s": "10"})],
+            [group("g", [task("job", driver="exec")])],
             job_type="batch",
             datacenters=["dc1"],
         )
@@ -312,3 +313,33 @@ def test_unreachable_node_has_no_path(default: SimCluster) -> None:
     assert (r.status_code, r.text) == (404, "No path to node")
     r = api.get(f"/v1/client/allocation/{alloc['ID']}/stats")
     assert (r.status_code, r.text) == (404, "No path to node")
+
+
+def test_scripted_working_set_is_the_memory_usage_and_the_oom_climb_ends_at_the_limit() -> None:
+    cluster = SimCluster()
+    cluster.add_node(name="n1", datacenter="dc1", address="10.0.0.10", cpu_mhz=4000, cores=2,
+                     memory_mb=4096, disk_mb=10_000)
+    cluster.behaviours.script(image="steady:1", memory_mb=200, warmup_s=60)
+    cluster.behaviours.script(image="leaky:1", memory_mb=400, warmup_s=60)
+    cluster.register_job(job_spec("steady", [group("g", [task("app", image="steady:1", memory_mb=512)])],
+                                  datacenters=["dc1"]))
+    cluster.register_job(job_spec("leaky", [group("g", [task("app", image="leaky:1", memory_mb=256)],
+                                                  restart={"Attempts": 0, "Mode": "fail"})],
+                                  datacenters=["dc1"]))
+    cluster.advance(3)  # both started at +2 s; leaky reaches 256 MB at 0.4 + 0.6 t/60 = 0.64: t = 24 s
+    by_job = {a["JobID"]: a for a in cluster.state.allocs.values()}
+    seen = []
+    for _ in range(22):
+        usage = alloc_usage(cluster.seed, by_job["leaky"], cluster.now_ns(), behaviours=cluster.behaviours)
+        seen.append(usage["Tasks"]["app"]["ResourceUsage"]["MemoryStats"]["Usage"])
+        cluster.advance(1)
+    assert seen == sorted(seen) and seen[-1] <= 256 * 1024 * 1024
+    assert seen[-1] > 0.9 * 256 * 1024 * 1024
+    cluster.advance(60)
+    assert by_job["leaky"]["ClientStatus"] == "failed"
+    steady = alloc_usage(cluster.seed, by_job["steady"], cluster.now_ns(), behaviours=cluster.behaviours)
+    used = steady["Tasks"]["app"]["ResourceUsage"]["MemoryStats"]["Usage"] / 1024 / 1024
+    assert 200 * 0.96 < used < 200 * 1.04  # the working set, within the noise
+    # The same objects through the HTTP route consult the same table.
+    body = _client(cluster).get(f"/v1/client/allocation/{by_job['steady']['ID']}/stats").json()
+    assert 200 * 0.96 < body["Tasks"]["app"]["ResourceUsage"]["MemoryStats"]["Usage"] / 2**20 < 200 * 1.04

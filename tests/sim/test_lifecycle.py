@@ -127,7 +127,8 @@ def test_task_keeps_only_the_last_ten_events() -> None:
 def test_service_alloc_goes_pending_then_running(make_cluster) -> None:
     cluster = make_cluster((("a1", "dc1"),))
     start = cluster.now_ns()
-    cluster.register_job(one_task_job("web", meta={"nomadlab.sim.start_s": "5"}))
+    cluster.behaviours.script(image="t:latest", start_s=5)
+    cluster.register_job(one_task_job("web"))
     alloc = only_alloc(cluster, "web")
     assert (alloc["ClientStatus"], alloc["DesiredStatus"]) == ("pending", "run")
     cluster.advance(3)
@@ -157,9 +158,8 @@ def test_exec_task_has_no_image_download_event(make_cluster) -> None:
 
 def test_batch_task_completes_after_run_time(make_cluster) -> None:
     cluster = make_cluster((("a1", "dc1"),))
-    cluster.register_job(
-        one_task_job("report", job_type="batch", meta={"nomadlab.sim.run_s": "20"})
-    )
+    cluster.behaviours.script(image="t:latest", run_s=20)
+    cluster.register_job(one_task_job("report", job_type="batch"))
     alloc = only_alloc(cluster, "report")
     cluster.advance(12)  # started at 2 s, 20 s of work
     assert alloc["ClientStatus"] == "running"
@@ -176,10 +176,10 @@ def test_batch_task_completes_after_run_time(make_cluster) -> None:
 def test_crash_restarts_within_policy_then_fails(make_cluster) -> None:
     cluster = make_cluster((("a1", "dc1"),))
     restart = {"Attempts": 1, "Interval": 600 * S, "Delay": 5 * S, "Mode": "fail"}
+    cluster.behaviours.script(image="t:latest", fail="crash", fail_after_s=10)
     cluster.register_job(
         one_task_job(
             "crashy",
-            meta={"nomadlab.sim.fail": "crash", "nomadlab.sim.fail_after_s": "10"},
             restart=restart,
         )
     )
@@ -200,10 +200,10 @@ def test_crash_restarts_within_policy_then_fails(make_cluster) -> None:
 
 def test_oom_kill_is_exit_137_with_oom_detail(make_cluster) -> None:
     cluster = make_cluster((("a1", "dc1"),))
+    cluster.behaviours.script(image="t:latest", fail="oom", fail_after_s=3)
     cluster.register_job(
         one_task_job(
             "hog",
-            meta={"nomadlab.sim.fail": "oom", "nomadlab.sim.fail_after_s": "3"},
             restart={"Attempts": 0, "Mode": "fail"},
         )
     )
@@ -217,10 +217,10 @@ def test_oom_kill_is_exit_137_with_oom_detail(make_cluster) -> None:
 
 def test_failed_alloc_is_rescheduled_after_the_policy_delay(make_cluster) -> None:
     cluster = make_cluster((("a1", "dc1"), ("a2", "dc1")))
+    cluster.behaviours.script(image="t:latest", fail="crash", fail_after_s=5)
     cluster.register_job(
         one_task_job(
             "crashy",
-            meta={"nomadlab.sim.fail": "crash", "nomadlab.sim.fail_after_s": "5"},
             restart={"Attempts": 0, "Mode": "fail"},
             reschedule={
                 "Attempts": 3,
@@ -276,7 +276,6 @@ def test_sibling_task_is_killed_when_a_task_fails(make_cluster) -> None:
                         "main",
                         cpu=50,
                         memory_mb=32,
-                        meta={"nomadlab.sim.fail": "crash", "nomadlab.sim.fail_after_s": "4"},
                     ),
                     task("side", cpu=50, memory_mb=32),
                 ],
@@ -285,6 +284,7 @@ def test_sibling_task_is_killed_when_a_task_fails(make_cluster) -> None:
         ],
         datacenters=["dc1"],
     )
+    cluster.behaviours.script(image="main:latest", fail="crash", fail_after_s=4)
     cluster.register_job(spec)
     cluster.advance(10)
     alloc = only_alloc(cluster, "pair")
@@ -305,3 +305,62 @@ def test_node_down_marks_allocations_lost_and_replaces_them(make_cluster) -> Non
     live = [a for a in allocs_of(cluster, "web") if a["DesiredStatus"] == "run"]
     assert len(live) == 1 and live[0]["NodeID"] != alloc["NodeID"]
     assert cluster.state.job_summaries[("default", "web")]["Summary"]["g"]["Lost"] == 1
+
+
+# -- the behaviour table --------------------------------------------------------------------------
+def _docker(image: str, memory_mb: int = 256, command: str = "") -> dict:
+    config = {"image": image, **({"command": command} if command else {})}
+    return {"Name": "t", "Driver": "docker", "Config": config, "Resources": {"CPU": 100, "MemoryMB": memory_mb}}
+
+
+def test_behaviour_rules_match_image_and_command_most_specific_wins() -> None:
+    from nomadlab.sim.lifecycle import Behaviours
+
+    table = Behaviours()
+    table.script(image="example/api:2.3.1", memory_mb=100)
+    table.script(image="example/api:2.3.1", command="/app/bin/migrate", run_s=240)
+    table.script(command="/app/bin/migrate", run_s=10)
+    service, batch = {"Type": "service"}, {"Type": "batch"}
+    assert table.of(service, {}, _docker("example/api:2.3.1")).run_s is None
+    assert table.of(service, {}, _docker("example/api:2.3.1")).memory_mb == 100
+    assert table.of(batch, {}, _docker("example/api:2.3.1", command="/app/bin/migrate")).run_s == 240
+    assert table.of(batch, {}, _docker("other:1", command="/app/bin/migrate")).run_s == 10
+    assert table.of(batch, {}, _docker("other:1")).run_s == 30.0  # the batch default
+    with pytest.raises(ValueError, match="image= or command="):
+        table.script(run_s=5)
+    with pytest.raises(TypeError):
+        table.script(image="x", no_such_field=1)
+
+
+def test_a_working_set_above_the_limit_is_an_oom_kill_when_it_reaches_it() -> None:
+    from nomadlab.sim.lifecycle import Behaviours
+
+    table = Behaviours()
+    table.script(image="leaky:1", memory_mb=1000, warmup_s=100)
+    job = {"Type": "service"}
+    small = table.of(job, {}, _docker("leaky:1", memory_mb=700))
+    assert (small.fail, small.exit_code) == ("oom", 137)
+    assert small.fail_after_s == pytest.approx(50.0)  # 0.4 + 0.6 × t/100 = 0.7
+    assert small.memory_at(small.fail_after_s) == pytest.approx(700.0)
+    assert table.of(job, {}, _docker("leaky:1", memory_mb=1024)).fail == ""
+    oversubscribed = _docker("leaky:1", memory_mb=256)
+    oversubscribed["Resources"]["MemoryMaxMB"] = 2048
+    assert table.of(job, {}, oversubscribed).fail == ""  # the limit is MemoryMaxMB
+
+
+def test_oom_kill_follows_from_the_jobspecs_memory_ask(make_cluster) -> None:
+    cluster = make_cluster((("a1", "dc1"),))
+    cluster.behaviours.script(image="t:latest", memory_mb=100, warmup_s=30)  # the ask is 64 MB
+    cluster.register_job(one_task_job("hog", restart={"Attempts": 0, "Mode": "fail"}))
+    cluster.advance(20)  # killed at 14 s, before any reschedule
+    alloc = only_alloc(cluster, "hog")
+    term = next(e for e in alloc["TaskStates"]["t"]["Events"] if e["Type"] == "Terminated")
+    assert term["ExitCode"] == 137 and term["Details"]["oom_killed"] == "true"
+    # Started at 2 s; 100 MB × (0.4 + 0.6 × t/30) reaches 64 MB at t = 12 s.
+    started = next(e for e in alloc["TaskStates"]["t"]["Events"] if e["Type"] == "Started")
+    assert term["Time"] - started["Time"] == pytest.approx(12 * S, abs=S // 100)
+    roomy = make_cluster((("b1", "dc1"),))
+    roomy.behaviours.script(image="t:latest", memory_mb=50, warmup_s=30)
+    roomy.register_job(one_task_job("fits"))
+    roomy.advance(120)
+    assert only_alloc(roomy, "fits")["ClientStatus"] == "running"

@@ -269,10 +269,11 @@ def test_unknown_alloc_and_missing_id(web: tuple[SimCluster, dict[str, Any]]) ->
 def test_task_not_started_yet() -> None:
     cluster = SimCluster()
     _node(cluster)
+    cluster.behaviours.script(image="app:latest", start_s=60)
     cluster.register_job(
         job_spec(
             "slow",
-            [group("g", [task("app", meta={"nomadlab.sim.start_s": "60"})])],
+            [group("g", [task("app")])],
             datacenters=["dc1"],
         )
     )
@@ -324,6 +325,7 @@ def test_lines_fit_the_workload() -> None:
 def _crashing(fail: str, *, attempts: int = 2, mode: str = "fail") -> SimCluster:
     cluster = SimCluster(seed=3)
     _node(cluster)
+    cluster.behaviours.script(image="example/app:1.0", fail=fail, fail_after_s=20)
     cluster.register_job(
         job_spec(
             "flaky",
@@ -331,7 +333,6 @@ def _crashing(fail: str, *, attempts: int = 2, mode: str = "fail") -> SimCluster
                 group(
                     "g",
                     [task("app", image="example/app:1.0")],
-                    meta={"nomadlab.sim.fail": fail, "nomadlab.sim.fail_after_s": "20"},
                     restart={
                         "Attempts": attempts,
                         "Interval": 3600 * 10**9,
@@ -358,16 +359,18 @@ def test_crash_prints_a_panic_before_each_termination() -> None:
     state = alloc["TaskStates"]["app"]
     terms = _terminations(state)
     assert len(terms) == 3 and state["State"] == "dead"
-    err = log_bytes(cluster.seed, alloc, "app", "stderr", cluster.now_ns()).decode()
+    err = log_bytes(cluster.seed, alloc, "app", "stderr", cluster.now_ns(), behaviours=cluster.behaviours).decode()
     assert err.count("panic: runtime error") == 3
     assert "goroutine 1 [running]:" in err
     # Each panic is written at its Terminated time: before it, the file has one panic fewer.
     for i, ev in enumerate(terms):
-        upto = log_bytes(cluster.seed, alloc, "app", "stderr", ev["Time"]).decode()
+        upto = log_bytes(cluster.seed, alloc, "app", "stderr", ev["Time"], behaviours=cluster.behaviours).decode()
         assert upto.count("panic:") == i
-        with_it = log_bytes(cluster.seed, alloc, "app", "stderr", ev["Time"] + 1).decode()
+        with_it = log_bytes(
+            cluster.seed, alloc, "app", "stderr", ev["Time"] + 1, behaviours=cluster.behaviours
+        ).decode()
         assert with_it.count("panic:") == i + 1 and with_it.rstrip().endswith("+0x2a5")
-    out = log_bytes(cluster.seed, alloc, "app", "stdout", cluster.now_ns()).decode()
+    out = log_bytes(cluster.seed, alloc, "app", "stdout", cluster.now_ns(), behaviours=cluster.behaviours).decode()
     assert out.count('msg="starting app"') == 3
 
 
@@ -377,7 +380,7 @@ def test_oom_warns_then_is_killed() -> None:
     alloc = _one(cluster, "flaky")
     terms = _terminations(alloc["TaskStates"]["app"])
     assert [e["Details"]["oom_killed"] for e in terms] == ["true", "true"]
-    err = log_bytes(cluster.seed, alloc, "app", "stderr", cluster.now_ns()).decode()
+    err = log_bytes(cluster.seed, alloc, "app", "stderr", cluster.now_ns(), behaviours=cluster.behaviours).decode()
     lines = err.splitlines()
     assert lines.count("Killed") == 2
     assert err.count('msg="memory pressure"') == 6
@@ -408,12 +411,12 @@ def test_trimmed_events_keep_earlier_runs() -> None:
     previous = b""
     for _ in range(12):
         cluster.advance(50)
-        data = log_bytes(cluster.seed, alloc, "app", "stderr", cluster.now_ns())
+        data = log_bytes(cluster.seed, alloc, "app", "stderr", cluster.now_ns(), behaviours=cluster.behaviours)
         assert data.startswith(previous)
         previous = data
     state = alloc["TaskStates"]["app"]
     assert state["Restarts"] > 10 and len(state["Events"]) == 10
-    runs = task_runs(alloc, "app")
+    runs = task_runs(alloc, "app", cluster.behaviours)
     assert len(runs) == len([r for r in runs if r.end in ("crash", "running")])
     crashes = [r for r in runs if r.end == "crash"]
     assert previous.decode().count("panic:") == len(crashes) == state["Restarts"]

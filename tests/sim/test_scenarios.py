@@ -369,3 +369,108 @@ def test_large_refuses_what_does_not_fit() -> None:
 def test_cli_rejects_large_flags_for_other_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["sim", "--scenario", "demo", "--nodes", "5"]) == 2
     assert "--nodes" in capsys.readouterr().err
+
+
+# -- the scripting stays out of the wire --------------------------------------------------------
+def _changed_fields(diff: dict[str, Any], prefix: str = "") -> set[str]:
+    """Every changed field of a Nomad job diff, as ``Object.Field`` paths below the task."""
+    out: set[str] = set()
+    for field in diff.get("Fields") or ():
+        if field["Type"] != "None":
+            out.add(prefix + field["Name"])
+    for obj in diff.get("Objects") or ():
+        out |= _changed_fields(obj, prefix + obj["Name"] + ".")
+    return out
+
+
+def test_demo_bad_version_is_a_change_a_team_makes(api: httpx.Client) -> None:
+    body = api.get(_job_path("api") + "/versions", params={"diffs": "true"}).json()
+    versions = {v["Version"]: v for v in body["Versions"]}
+    bad = versions[2]["TaskGroups"][0]["Tasks"][0]
+    assert bad["Config"]["image"] == "example/api:2.4.0"
+    assert bad["Resources"]["MemoryMB"] == 512
+    assert versions[1]["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMB"] == 1024
+    # Versions come newest first, each diff against the version before it.
+    diff_of_2 = body["Diffs"][[v["Version"] for v in body["Versions"]].index(2)]
+    (group,) = diff_of_2["TaskGroups"]
+    assert [t["Name"] for t in group["Tasks"] if t["Type"] != "None"] == ["api"]
+    (task,) = [t for t in group["Tasks"] if t["Type"] != "None"]
+    assert _changed_fields(task) == {"Config.image", "Config.env[RESPONSE_CACHE]", "Resources.MemoryMB"}
+    assert not group.get("Fields") and not diff_of_2.get("Fields")
+
+
+def test_demo_oom_follows_from_the_lowered_limit(demo: SimCluster, api: httpx.Client) -> None:
+    """The same image under the old 1024 MB ask would not be killed: the ask is the cause."""
+    body = api.get(_job_path("api") + "/versions").json()
+    versions = {v["Version"]: v for v in body["Versions"]}
+    job = versions[2]
+    tg = job["TaskGroups"][0]
+    spec = tg["Tasks"][0]
+    assert demo.behaviours.of(job, tg, spec).fail == "oom"
+    roomy = dict(spec, Resources=dict(spec["Resources"], MemoryMB=1024))
+    assert demo.behaviours.of(job, tg, roomy).fail == ""
+    previous = versions[1]["TaskGroups"][0]
+    assert demo.behaviours.of(versions[1], previous, previous["Tasks"][0]).fail == ""
+
+
+def _crawl(api: httpx.Client) -> Iterator[tuple[str, str]]:
+    """(path, body text) of every GET endpoint the simulator serves, for every demo object."""
+
+    def get(path: str, **params: str) -> str:
+        resp = api.get(path, params=params)
+        assert resp.status_code == 200, (path, resp.status_code, resp.text[:200])
+        return resp.text
+
+    for path in ("/v1/jobs", "/v1/allocations", "/v1/evaluations", "/v1/deployments", "/v1/nodes",
+                 "/v1/namespaces", "/v1/node/pools", "/v1/regions", "/v1/status/leader", "/v1/agent/self",
+                 "/v1/agent/members"):
+        yield path, get(path, namespace="*")
+    yield "/v1/jobs?meta", get("/v1/jobs", namespace="*", meta="true")
+    yield "/v1/allocations?resources", get("/v1/allocations", namespace="*", resources="true", task_states="true")
+    for job in api.get("/v1/jobs", params={"namespace": "*"}).json():
+        base = _job_path(job["ID"])
+        ns = job["Namespace"]
+        for suffix in ("", "/versions", "/allocations", "/evaluations", "/deployments", "/deployment",
+                       "/summary", "/scale", "/submission"):
+            resp = api.get(base + suffix, params={"namespace": ns})
+            if resp.status_code == 200:
+                yield base + suffix, resp.text
+            else:
+                assert resp.status_code in (400, 404), (base + suffix, resp.status_code)
+        yield base + "/versions?diffs", get(base + "/versions", namespace=ns, diffs="true")
+    for alloc in api.get("/v1/allocations", params={"namespace": "*"}).json():
+        yield "/v1/allocation", get(f"/v1/allocation/{alloc['ID']}", namespace="*")
+        if alloc["ClientStatus"] == "running":
+            yield "/v1/client/allocation/stats", get(f"/v1/client/allocation/{alloc['ID']}/stats")
+    for ev in api.get("/v1/evaluations", params={"namespace": "*"}).json():
+        yield "/v1/evaluation", get(f"/v1/evaluation/{ev['ID']}", namespace="*")
+        yield "/v1/evaluation/allocations", get(f"/v1/evaluation/{ev['ID']}/allocations", namespace="*")
+    for dep in api.get("/v1/deployments", params={"namespace": "*"}).json():
+        yield "/v1/deployment", get(f"/v1/deployment/{dep['ID']}", namespace="*")
+        yield "/v1/deployment/allocations", get(f"/v1/deployment/allocations/{dep['ID']}", namespace="*")
+    for node in api.get("/v1/nodes").json():
+        yield "/v1/node", get(f"/v1/node/{node['ID']}")
+        yield "/v1/node/allocations", get(f"/v1/node/{node['ID']}/allocations")
+        if node["Status"] == "ready":
+            yield "/v1/client/stats", get("/v1/client/stats", node_id=node["ID"])
+
+
+def test_no_served_json_shows_the_simulators_scripting(api: httpx.Client) -> None:
+    seen = Counter()
+    for path, text in _crawl(api):
+        seen[path] += 1
+        assert "nomadlab.sim" not in text, path
+        assert "nomadlab" not in text, path  # no other trace of the simulator either
+    assert seen["/v1/allocation"] > 200 and seen["/v1/client/stats"] > 30 and seen["/v1/job/api/versions?diffs"] == 1
+
+
+def test_task_logs_show_no_scripting(api: httpx.Client, allocs: list[dict[str, Any]]) -> None:
+    api_allocs = [a for a in allocs if a["JobID"] in ("api", "notifications", "ledger-import")]
+    assert api_allocs
+    for a in api_allocs:
+        for task in a["TaskStates"] or {}:
+            for kind in ("stdout", "stderr"):
+                resp = api.get(f"/v1/client/fs/logs/{a['ID']}",
+                               params={"task": task, "type": kind, "plain": "true"})
+                if resp.status_code == 200:
+                    assert "nomadlab" not in resp.text

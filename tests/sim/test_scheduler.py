@@ -224,7 +224,8 @@ def test_system_job_honours_datacenters(cluster: SimCluster) -> None:
 
 
 def test_sysbatch_runs_once_per_node_and_is_not_rerun(cluster: SimCluster) -> None:
-    cluster.register_job(simple_job("patch", job_type="sysbatch", meta={"nomadlab.sim.run_s": "5"}))
+    cluster.behaviours.script(image="t:latest", run_s=5)
+    cluster.register_job(simple_job("patch", job_type="sysbatch"))
     assert len(allocs_of(cluster, "patch")) == 3
     cluster.advance(30)
     allocs = allocs_of(cluster, "patch")
@@ -236,9 +237,8 @@ def test_sysbatch_runs_once_per_node_and_is_not_rerun(cluster: SimCluster) -> No
 
 
 def test_batch_completes_and_is_not_replaced(cluster: SimCluster) -> None:
-    cluster.register_job(
-        simple_job("report", count=2, job_type="batch", meta={"nomadlab.sim.run_s": "10"})
-    )
+    cluster.behaviours.script(image="t:latest", run_s=10)
+    cluster.register_job(simple_job("report", count=2, job_type="batch"))
     cluster.advance(30)
     allocs = allocs_of(cluster, "report")
     assert len(allocs) == 2

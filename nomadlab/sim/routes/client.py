@@ -52,7 +52,7 @@ def client_stats(c: SimCluster, req: Request) -> Response:
     with c.state.lock:
         node = _reachable_node(c, node_id)
         allocs = c.state.node_allocs(node_id)
-        payload = usage.host_stats(c.seed, node, allocs, c.now_ns())
+        payload = usage.host_stats(c.seed, node, allocs, c.now_ns(), behaviours=c.behaviours)
     return json_response(req, payload)
 
 
@@ -64,7 +64,8 @@ def alloc_stats(c: SimCluster, req: Request, alloc_id: str) -> Response:
             require_ns(req, alloc["Namespace"], "read-job")
         alloc, node = _client_alloc(c, alloc_id)
         payload = usage.alloc_usage(
-            c.seed, alloc, c.now_ns(), node=node, task=req.param("task") or ""
+            c.seed, alloc, c.now_ns(), node=node, task=req.param("task") or "",
+            behaviours=c.behaviours,
         )
     return json_response(req, payload)
 
