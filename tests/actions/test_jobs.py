@@ -17,7 +17,7 @@ from nomadlab.sim.scenarios import group, job_spec, task
 
 from .conftest import running
 
-CRASH = {"nomadlab.sim.fail": "crash", "nomadlab.sim.fail_after_s": "5"}
+CRASHING_IMAGE = "example/boom:1.0"   # scripted in the cluster to crash 5 s after each start
 
 
 def _version(cluster: SimCluster, job: str) -> tuple[int, int]:
@@ -90,7 +90,8 @@ def test_a_stale_submit_is_refused_by_the_cluster_too(cluster: SimCluster, clien
 
 
 def test_crashing_tasks_are_reported_failed_with_their_events(cluster: SimCluster, client: NomadClient) -> None:
-    spec = job_spec("boom", [group("g", [task("t", meta=CRASH)], count=2)], datacenters=["dc1"])
+    cluster.behaviours.script(image=CRASHING_IMAGE, fail="crash", fail_after_s=5)
+    spec = job_spec("boom", [group("g", [task("t", image=CRASHING_IMAGE)], count=2)], datacenters=["dc1"])
     plan = actions.submit(client, spec)
     assert plan.changes == {"g": {"Place": 2}}
     outcome = plan.apply(confirm=True, advance=cluster.advance, step=2.0, timeout=900)
@@ -154,13 +155,14 @@ def test_a_failed_update_with_auto_revert_is_rolled_back(cluster: SimCluster, cl
     update = {"MaxParallel": 1, "HealthCheck": "task_states", "MinHealthyTime": 5_000_000_000,
               "HealthyDeadline": 60_000_000_000, "ProgressDeadline": 120_000_000_000, "AutoRevert": True}
 
-    def svc(image: str, meta: dict[str, str] | None = None) -> dict[str, object]:
-        return job_spec("svc", [group("g", [task("t", image=image, meta=meta)], count=2, update=update)],
+    def svc(image: str) -> dict[str, object]:
+        return job_spec("svc", [group("g", [task("t", image=image)], count=2, update=update)],
                         datacenters=["dc1"])
 
+    cluster.behaviours.script(image="svc:2", fail="crash", fail_after_s=5)
     first = actions.submit(client, svc("svc:1")).apply(confirm=True, advance=cluster.advance, step=2.0)
     assert first.status == "healthy"
-    plan = actions.submit(client, svc("svc:2", CRASH))
+    plan = actions.submit(client, svc("svc:2"))
     assert plan.changes == {"g": {"DestructiveUpdate": 2}}
     outcome = plan.apply(confirm=True, advance=cluster.advance, step=2.0, timeout=900)
     assert outcome.status == "rolled back"
