@@ -329,6 +329,13 @@ class NomadClient:
 
     def _send(self, request: httpx.Request, *, stream: bool = False, tried: int = 0) -> httpx.Response:
         """Send with the retry policy; ``tried`` attempts were already made (and waited after)."""
+        if tried == 0:
+            # The first attempt outside tenacity: most requests succeed at once, and building the
+            # retry machinery for each of them was most of the client's cost per small request.
+            try:
+                return self._send_once(request, stream=stream)
+            except Exception as exc:
+                return self._retry_after_first(request, exc, stream=stream)
         policy = self.retry_policy
 
         def log_retry(state: RetryCallState) -> None:
