@@ -32,7 +32,7 @@ def test_missing_samples_only_skip_outside_ci(monkeypatch: pytest.MonkeyPatch, t
 def test_samples_are_found_beside_the_checkout() -> None:
     """``../shared`` relative to this checkout, never a fixed absolute path."""
     root = Path(__file__).resolve().parents[1]
-    assert conftest.SAMPLES_DIR == root.parent / "shared" / "nomad-api" / "samples"
+    assert root.parent / "shared" / "nomad-api" / "samples" == conftest.SAMPLES_DIR
     fixed = ("/" + "work/shared", "/" + "work/main")   # spelled apart so this file is no offender
     offenders = [p for p in root.joinpath("tests").rglob("*.py") if any(f in p.read_text() for f in fixed)]
     assert offenders == []
