@@ -196,6 +196,8 @@ class CachedSource:
     Use one when building several frames from the same objects (``allocations``, ``tasks``
     and ``task_events`` all read the allocation list):
 
+    >>> from nomadlab.sim import SimCluster
+    >>> from nomadlab.client import NomadClient
     >>> src = CachedSource(LiveSource(NomadClient(transport=SimCluster.default().transport())))
     >>> src.list("allocations") is src.list("allocations")
     True
