@@ -239,6 +239,49 @@ class NomadClient:
         self._extensions = (
             {"sni_hostname": config.tls_server_name} if config.tls_server_name else {}
         )
+        self._access: list[str | None] = []   # the access_warning() answer, once asked
+
+    def access_warning(self) -> str | None:
+        """Why a list across namespaces may come back empty for this token, or None.
+
+        Nomad leaves out of its lists whatever the token cannot read instead of refusing, so
+        with ACLs on an anonymous request (no token) or a token that can read no namespace
+        gets empty lists. This asks ``GET /v1/acl/token/self`` (and, for a client token,
+        ``GET /v1/namespaces``) once per client and keeps the answer. The token's secret is
+        never part of it.
+        """
+        if not self._access:
+            self._access.append(self._find_access_warning())
+        return self._access[0]
+
+    def _find_access_warning(self) -> str | None:
+        from nomadlab.errors import NomadAPIError, NomadError
+
+        try:
+            me = self.get("/v1/acl/token/self").body
+        except NomadAPIError as exc:
+            if exc.status == 403 and "ACL token not found" in exc.body:
+                return ("ACLs are on and this cluster does not know the ACL token (expired, deleted, "
+                        "or from another region), so lists come back empty: check NOMAD_TOKEN.")
+            return None   # ACLs disabled (400), or an answer that says nothing about reading
+        except NomadError:
+            return None
+        if not isinstance(me, dict) or me.get("AccessorID") == "acls-disabled" or me.get("Type") == "management":
+            return None
+        if me.get("AccessorID") == "anonymous" or not self._config.token:
+            return ("ACLs are on and no ACL token was sent (anonymous): Nomad leaves out what the "
+                    "anonymous policy cannot read, so an empty frame may not mean there is nothing. "
+                    "Set NOMAD_TOKEN (or pass token=) to a token that can read the namespaces.")
+        try:
+            readable = self.get("/v1/namespaces").body
+        except NomadError:
+            return None
+        if isinstance(readable, list) and not readable:
+            name = me.get("Name") or me.get("AccessorID") or "the token"
+            return (f"The ACL token {name!r} can read no namespace, so lists across namespaces come "
+                    "back empty: use a token whose policy grants namespace read "
+                    "(`nomad acl token self` shows its policies).")
+        return None
 
     # -- plumbing -------------------------------------------------------------------------
 

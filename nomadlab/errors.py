@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STATUS_CLASSES",
+    "NomadAccessWarning",
     "BadGatewayError",
     "BadRequestError",
     "ConflictError",
@@ -82,6 +83,11 @@ class NomadError(Exception):
 
 class NomadConfigError(NomadError, ValueError):
     """The settings cannot work (missing client key, unreadable CA file, bad address)."""
+
+
+class NomadAccessWarning(UserWarning):
+    """An empty answer that may only mean the ACL token can read nothing (Nomad filters what
+    a token cannot read out of lists rather than refusing them)."""
 
 
 class NomadDecodeError(NomadError):

@@ -132,7 +132,10 @@ class LiveSource:
         ns = namespace if kind in _NAMESPACED else None
         reply = self.client.get_all(path, params=params, namespace=ns, filter=filter)
         body = reply.body
-        return list(body) if isinstance(body, list) else []
+        rows = list(body) if isinstance(body, list) else []
+        if not rows and kind in _NAMESPACED and namespace == "*":
+            _warn_if_blind(self.client, kind)
+        return rows
 
     def pages(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None,
               fields: Fields | None = None) -> Generator[Page, None, None]:
@@ -148,6 +151,7 @@ class LiveSource:
         decode = None if fields is None else decoder_for(fields, many=True)
         with closing(self.client.pages(path, params=params, namespace=ns, filter=filter,
                                        per_page=PAGE_SIZES.get(kind), prefetch=True, decode=decode)) as replies:
+            seen = 0
             for reply in replies:
                 body = reply.body
                 del reply
@@ -155,6 +159,9 @@ class LiveSource:
                     from nomadlab.errors import NomadDecodeError
 
                     raise NomadDecodeError(f"GET {path} did not return a list")
+                seen += len(body)
+                if not seen and kind in _NAMESPACED and namespace == "*":
+                    _warn_if_blind(self.client, kind)
                 yield body
                 del body            # the source keeps no page: the caller decides how long one lives
 
@@ -227,6 +234,17 @@ class CachedSource:
             errors = dict(fetched.errors)
         objects = {k: self._details[(kind, k)] for k in keys if (kind, k) in self._details}
         return Details(objects, errors)
+
+
+def _warn_if_blind(client: NomadClient, kind: str) -> None:
+    """Warn when an empty list across namespaces may only mean the token can read nothing."""
+    message = client.access_warning()
+    if message:
+        import warnings
+
+        from nomadlab.errors import NomadAccessWarning
+
+        warnings.warn(f"no {kind} in any namespace: {message}", NomadAccessWarning, stacklevel=4)
 
 
 def iter_pages(source: Source, kind: ListKind, *, namespace: str = "*", filter: str | None = None,

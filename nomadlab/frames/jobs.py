@@ -8,11 +8,13 @@ fanned out by the source. Jobs whose read fails are left out of the rows and nam
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
+from nomadlab.errors import NomadAccessWarning
 from nomadlab.sources import Source
 
 from ._common import get, readable, source_of, wanted
@@ -185,8 +187,14 @@ def _job_keys(src: Source, namespace: str, job: str | Iterable[str] | None,
     elements that could not be read."""
     ids = wanted(job)
     stubs, errors = readable(src.list("jobs", namespace=namespace), "jobs")
-    return [(_namespace_of(s, namespace), s["ID"]) for s in stubs
-            if isinstance(s.get("ID"), str) and s["ID"] and (ids is None or s["ID"] in ids)], errors
+    keys = [(_namespace_of(s, namespace), s["ID"]) for s in stubs
+            if isinstance(s.get("ID"), str) and s["ID"] and (ids is None or s["ID"] in ids)]
+    unknown = sorted(ids - {k[1] for k in keys}) if ids is not None else []
+    if unknown:
+        where = "any namespace the token can read" if namespace == "*" else f"namespace {namespace!r}"
+        warnings.warn(f"no job {', '.join(map(repr, unknown))} in {where}: check the job ID (the frame "
+                      "has no rows for it)", NomadAccessWarning, stacklevel=3)
+    return keys, errors
 
 
 def _read_jobs(src: Source, kind: str, listed: tuple[list[tuple[str, str]], dict[Hashable, str]],
