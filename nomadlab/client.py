@@ -177,6 +177,10 @@ def _close_response(future: Any) -> None:
         future.result().close()
 
 
+_WARNED_INSECURE: set[str] = set()
+"""Addresses already warned about (NOMAD_SKIP_VERIFY warns once per address and process)."""
+
+
 class NomadClient:
     """A synchronous client for Nomad's HTTP API.
 
@@ -227,6 +231,15 @@ class NomadClient:
         headers = {"Accept": "application/json", "User-Agent": "nomadlab"}
         headers.update(config.headers())
         verify: Any = config.ssl_context() if config.uses_tls and transport is None else True
+        if config.skip_verify and config.uses_tls and config.address not in _WARNED_INSECURE:
+            import warnings
+
+            from nomadlab.errors import NomadInsecureWarning
+
+            _WARNED_INSECURE.add(config.address)
+            warnings.warn(f"TLS certificate verification is off for {config.address} (NOMAD_SKIP_VERIFY): "
+                          "the agent is not authenticated; set NOMAD_CACERT to its CA instead",
+                          NomadInsecureWarning, stacklevel=2)
         self._http = httpx.Client(
             base_url=config.address,
             headers=headers,
