@@ -79,6 +79,9 @@ def _wire() -> tuple[dict[str, list[Any]], dict[str, dict[Hashable, Any]]]:
 
 LISTS, DETAILS = _wire()
 
+# A mutated job list may lose the job a filter names; that warning is expected here.
+pytestmark = pytest.mark.filterwarnings("ignore::nomadlab.errors.NomadAccessWarning")
+
 # fetcher → (list kinds, detail kinds) it reads; only those are mutated for its examples.
 READS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "allocations": (("allocations",), ()),
