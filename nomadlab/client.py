@@ -42,6 +42,7 @@ from nomadlab.errors import (
     NomadConnectError,
     NomadDecodeError,
     NomadError,
+    NomadTLSError,
     error_from_response,
     wrap_transport_error,
 )
@@ -254,6 +255,46 @@ class NomadClient:
         )
         self._access: list[str | None] = []   # the access_warning() answer, once asked
 
+    def _tls_mistake(self, exc: httpx.RemoteProtocolError) -> str | None:
+        """What to fix when a server hung up without an answer because of TLS, else None.
+
+        Two mistakes look the same from the request ("Server disconnected"): ``http://`` to a
+        port that speaks TLS, and a server that wants a client certificate (with TLS 1.3 it
+        refuses it after the handshake). One short probe of the port tells them apart: a TLS
+        handshake there succeeds (the scheme is wrong), or fails on a TLS 1.2 handshake without
+        a certificate the server asks for (mutual TLS). Only real sockets are probed.
+        """
+        if self._transport is not None or "disconnected" not in str(exc).lower():
+            return None
+        import socket
+        import ssl
+
+        url = httpx.URL(self._config.address)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        probe.check_hostname = False
+        probe.verify_mode = ssl.CERT_NONE
+        if url.scheme == "https":
+            if self._config.client_cert:
+                return None
+            probe.maximum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            with socket.create_connection((url.host, port), timeout=min(self._config.timeout, 5.0)) as raw, \
+                    probe.wrap_socket(raw, server_hostname=url.host):
+                pass
+        except ssl.SSLError:
+            if url.scheme == "https":
+                return (f"the agent at {self._config.address} refused the connection during TLS: it asks for a "
+                        "client certificate (mutual TLS). Set NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY to a "
+                        "certificate its CA signed.")
+            return None
+        except OSError:
+            return None
+        if url.scheme == "http":
+            return (f"the agent at {self._config.address} speaks TLS on this port: use https:// in NOMAD_ADDR "
+                    "(with NOMAD_CACERT for the CA that signed its certificate).")
+        return None
+
     def access_warning(self) -> str | None:
         """Why a list across namespaces may come back empty for this token, or None.
 
@@ -367,6 +408,10 @@ class NomadClient:
         try:
             response = self._http.send(request, stream=stream)
         except httpx.TransportError as exc:
+            tls = self._tls_mistake(exc) if isinstance(exc, httpx.RemoteProtocolError) else None
+            if tls is not None:
+                raise NomadTLSError(tls, method=request.method, url=str(request.url),
+                                    request_sent=False) from exc
             raise wrap_transport_error(exc, method=request.method, url=str(request.url)) from exc
         except httpx.DecodingError as exc:
             raise _undecompressable(request, exc) from exc
