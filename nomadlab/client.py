@@ -42,6 +42,7 @@ from nomadlab.errors import (
     NomadConnectError,
     NomadDecodeError,
     NomadError,
+    NomadTLSError,
     error_from_response,
     wrap_transport_error,
 )
@@ -177,6 +178,10 @@ def _close_response(future: Any) -> None:
         future.result().close()
 
 
+_WARNED_INSECURE: set[str] = set()
+"""Addresses already warned about (NOMAD_SKIP_VERIFY warns once per address and process)."""
+
+
 class NomadClient:
     """A synchronous client for Nomad's HTTP API.
 
@@ -227,6 +232,15 @@ class NomadClient:
         headers = {"Accept": "application/json", "User-Agent": "nomadlab"}
         headers.update(config.headers())
         verify: Any = config.ssl_context() if config.uses_tls and transport is None else True
+        if config.skip_verify and config.uses_tls and config.address not in _WARNED_INSECURE:
+            import warnings
+
+            from nomadlab.errors import NomadInsecureWarning
+
+            _WARNED_INSECURE.add(config.address)
+            warnings.warn(f"TLS certificate verification is off for {config.address} (NOMAD_SKIP_VERIFY): "
+                          "the agent is not authenticated; set NOMAD_CACERT to its CA instead",
+                          NomadInsecureWarning, stacklevel=2)
         self._http = httpx.Client(
             base_url=config.address,
             headers=headers,
@@ -239,6 +253,89 @@ class NomadClient:
         self._extensions = (
             {"sni_hostname": config.tls_server_name} if config.tls_server_name else {}
         )
+        self._access: list[str | None] = []   # the access_warning() answer, once asked
+
+    def _tls_mistake(self, exc: httpx.RemoteProtocolError) -> str | None:
+        """What to fix when a server hung up without an answer because of TLS, else None.
+
+        Two mistakes look the same from the request ("Server disconnected"): ``http://`` to a
+        port that speaks TLS, and a server that wants a client certificate (with TLS 1.3 it
+        refuses it after the handshake). One short probe of the port tells them apart: a TLS
+        handshake there succeeds (the scheme is wrong), or fails on a TLS 1.2 handshake without
+        a certificate the server asks for (mutual TLS). Only real sockets are probed.
+        """
+        if self._transport is not None or "disconnected" not in str(exc).lower():
+            return None
+        import socket
+        import ssl
+
+        url = httpx.URL(self._config.address)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        probe.check_hostname = False
+        probe.verify_mode = ssl.CERT_NONE
+        if url.scheme == "https":
+            if self._config.client_cert:
+                return None
+            probe.maximum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            with socket.create_connection((url.host, port), timeout=min(self._config.timeout, 5.0)) as raw, \
+                    probe.wrap_socket(raw, server_hostname=url.host):
+                pass
+        except ssl.SSLError:
+            if url.scheme == "https":
+                return (f"the agent at {self._config.address} refused the connection during TLS: it asks for a "
+                        "client certificate (mutual TLS). Set NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY to a "
+                        "certificate its CA signed.")
+            return None
+        except OSError:
+            return None
+        if url.scheme == "http":
+            return (f"the agent at {self._config.address} speaks TLS on this port: use https:// in NOMAD_ADDR "
+                    "(with NOMAD_CACERT for the CA that signed its certificate).")
+        return None
+
+    def access_warning(self) -> str | None:
+        """Why a list across namespaces may come back empty for this token, or None.
+
+        Nomad leaves out of its lists whatever the token cannot read instead of refusing, so
+        with ACLs on an anonymous request (no token) or a token that can read no namespace
+        gets empty lists. This asks ``GET /v1/acl/token/self`` (and, for a client token,
+        ``GET /v1/namespaces``) once per client and keeps the answer. The token's secret is
+        never part of it.
+        """
+        if not self._access:
+            self._access.append(self._find_access_warning())
+        return self._access[0]
+
+    def _find_access_warning(self) -> str | None:
+        from nomadlab.errors import NomadAPIError, NomadError
+
+        try:
+            me = self.get("/v1/acl/token/self").body
+        except NomadAPIError as exc:
+            if exc.status == 403 and "ACL token not found" in exc.body:
+                return ("ACLs are on and this cluster does not know the ACL token (expired, deleted, "
+                        "or from another region), so lists come back empty: check NOMAD_TOKEN.")
+            return None   # ACLs disabled (400), or an answer that says nothing about reading
+        except NomadError:
+            return None
+        if not isinstance(me, dict) or me.get("AccessorID") == "acls-disabled" or me.get("Type") == "management":
+            return None
+        if me.get("AccessorID") == "anonymous" or not self._config.token:
+            return ("ACLs are on and no ACL token was sent (anonymous): Nomad leaves out what the "
+                    "anonymous policy cannot read, so an empty frame may not mean there is nothing. "
+                    "Set NOMAD_TOKEN (or pass token=) to a token that can read the namespaces.")
+        try:
+            readable = self.get("/v1/namespaces").body
+        except NomadError:
+            return None
+        if isinstance(readable, list) and not readable:
+            name = me.get("Name") or me.get("AccessorID") or "the token"
+            return (f"The ACL token {name!r} can read no namespace, so lists across namespaces come "
+                    "back empty: use a token whose policy grants namespace read "
+                    "(`nomad acl token self` shows its policies).")
+        return None
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -311,6 +408,10 @@ class NomadClient:
         try:
             response = self._http.send(request, stream=stream)
         except httpx.TransportError as exc:
+            tls = self._tls_mistake(exc) if isinstance(exc, httpx.RemoteProtocolError) else None
+            if tls is not None:
+                raise NomadTLSError(tls, method=request.method, url=str(request.url),
+                                    request_sent=False) from exc
             raise wrap_transport_error(exc, method=request.method, url=str(request.url)) from exc
         except httpx.DecodingError as exc:
             raise _undecompressable(request, exc) from exc

@@ -72,6 +72,26 @@ def parse_go_bool(text: str) -> bool | None:
     return None
 
 
+def _redacted(address: str) -> str:
+    """``address`` with any ``user:password@`` replaced by ``<redacted>@``, for messages."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "", address
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "<redacted>@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{path}"
+
+
+def _bad_character(text: str) -> int | None:
+    """The position of the first character an HTTP header cannot carry (a control character
+    or anything outside ASCII), or None when there is none."""
+    for i, ch in enumerate(text):
+        if not " " <= ch <= "~":
+            return i
+    return None
+
+
 def _split_http_auth(text: str) -> tuple[str, str]:
     user, _, password = text.partition(":")
     return user, password
@@ -117,14 +137,26 @@ class NomadConfig:
         address = self.address.strip() or DEFAULT_ADDRESS
         if "://" not in address:
             address = "http://" + address
-        parts = urlsplit(address)
+        shown = _redacted(address)
+        try:
+            parts = urlsplit(address)
+            parts.port  # noqa: B018  (a port that is not a number in 0-65535 raises here)
+        except ValueError:
+            raise NomadConfigError(
+                f"address {shown!r} has an invalid port: give a number from 1 to 65535 in "
+                "NOMAD_ADDR, as in http://127.0.0.1:4646"
+            ) from None
         if parts.scheme not in ("http", "https"):
             raise NomadConfigError(
                 f"address {parts.scheme}://{parts.hostname or ''} has an unsupported scheme: "
                 "use http:// or https:// in NOMAD_ADDR"
             )
         if not parts.hostname:
-            raise NomadConfigError(f"address {address!r} has no host: set NOMAD_ADDR to http://host:4646")
+            raise NomadConfigError(f"address {shown!r} has no host: set NOMAD_ADDR to http://host:4646")
+        if parts.port == 0:
+            raise NomadConfigError(
+                f"address {shown!r} has port 0: give the agent's HTTP port (4646 by default) in NOMAD_ADDR"
+            )
         if parts.username is not None or parts.password is not None:
             # As in the Go client, credentials in the URL win over NOMAD_HTTP_AUTH.
             object.__setattr__(
@@ -137,7 +169,19 @@ class NomadConfig:
         object.__setattr__(self, "address", address.rstrip("/"))
         if self.token is not None:
             token = self.token.strip()
+            at = _bad_character(token)
+            if at is not None:
+                raise NomadConfigError(
+                    f"the ACL token holds a character an HTTP header cannot carry (a control or "
+                    f"non-ASCII character, at position {at}): set NOMAD_TOKEN to the token's "
+                    "SecretID alone (check for a pasted newline or quote)"
+                )
             object.__setattr__(self, "token", token or None)
+        if self.http_auth is not None and any(_bad_character(str(p)) is not None for p in self.http_auth):
+            raise NomadConfigError(
+                "the HTTP basic-auth user or password holds a control or non-ASCII character: "
+                "fix NOMAD_HTTP_AUTH (or the user:password in NOMAD_ADDR)"
+            )
         if bool(self.client_cert) != bool(self.client_key):
             raise NomadConfigError(
                 "both a client certificate and a client key are needed for mutual TLS: "

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STATUS_CLASSES",
+    "NomadAccessWarning",
+    "NomadInsecureWarning",
     "BadGatewayError",
     "BadRequestError",
     "ConflictError",
@@ -82,6 +84,16 @@ class NomadError(Exception):
 
 class NomadConfigError(NomadError, ValueError):
     """The settings cannot work (missing client key, unreadable CA file, bad address)."""
+
+
+class NomadAccessWarning(UserWarning):
+    """An empty answer that may only mean the ACL token can read nothing (Nomad filters what
+    a token cannot read out of lists rather than refusing them)."""
+
+
+class NomadInsecureWarning(UserWarning):
+    """TLS certificate verification is off (``NOMAD_SKIP_VERIFY``): anyone on the path can
+    read and change the traffic, the ACL token included."""
 
 
 class NomadDecodeError(NomadError):
@@ -362,6 +374,9 @@ def _hint(status: int, method: str, path: str, body: str) -> str:
         return (f"Allocation {alloc} is not known to the cluster: it has probably been "
                 f"garbage-collected, and a garbage-collected allocation has no {what}. "
                 "List current allocations with GET /v1/job/<job>/allocations.")
+    if status == 400 and "HTTP request to an HTTPS server" in text:
+        return ("The agent serves HTTPS on this port: use https:// in NOMAD_ADDR (with NOMAD_CACERT "
+                "for the CA that signed its certificate).")
     if status == 404 and "not started yet" in text:
         return "The task has not started, so it has no logs yet: retry later or pass follow=True."
     if status == 400 and text.startswith("unknown task name"):
@@ -449,6 +464,12 @@ def wrap_transport_error(exc: Exception, *, method: str, url: str) -> NomadTrans
             break
         cause = cause.__cause__ or cause.__context__
     where = f"{method} {url}"
+    if not tls_failure and url.startswith("http://") and any(m in str(exc) for m in ("\\x15\\x03", "\x15\x03")):
+        # A TLS alert record (0x15, version 3.x) where an HTTP status line belongs.
+        return NomadTLSError(
+            f"the agent answered {where} with TLS: use https:// in NOMAD_ADDR (with NOMAD_CACERT "
+            "for the CA that signed its certificate).", method=method, url=url, request_sent=False,
+        )
     if tls_failure:
         return NomadTLSError(
             f"TLS handshake failed for {where} ({exc}): check NOMAD_CACERT/NOMAD_CAPATH "

@@ -137,7 +137,10 @@ class LiveSource:
         ns = namespace if kind in _NAMESPACED else None
         reply = self.client.get_all(path, params=params, namespace=ns, filter=filter)
         body = reply.body
-        return list(body) if isinstance(body, list) else []
+        rows = list(body) if isinstance(body, list) else []
+        if not rows and kind in _NAMESPACED and namespace == "*":
+            _warn_if_blind(self.client, kind)
+        return rows
 
     def pages(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None,
               fields: Fields | None = None) -> Generator[Page, None, None]:
@@ -153,6 +156,7 @@ class LiveSource:
         decode = None if fields is None else decoder_for(fields, many=True)
         with closing(self.client.pages(path, params=params, namespace=ns, filter=filter,
                                        per_page=PAGE_SIZES.get(kind), prefetch=True, decode=decode)) as replies:
+            seen = 0
             for reply in replies:
                 body = reply.body
                 del reply
@@ -160,6 +164,9 @@ class LiveSource:
                     from nomadlab.errors import NomadDecodeError
 
                     raise NomadDecodeError(f"GET {path} did not return a list")
+                seen += len(body)
+                if not seen and kind in _NAMESPACED and namespace == "*":
+                    _warn_if_blind(self.client, kind)
                 yield body
                 del body            # the source keeps no page: the caller decides how long one lives
 
@@ -201,6 +208,8 @@ class CachedSource:
     Use one when building several frames from the same objects (``allocations``, ``tasks``
     and ``task_events`` all read the allocation list):
 
+    >>> from nomadlab.sim import SimCluster
+    >>> from nomadlab.client import NomadClient
     >>> src = CachedSource(LiveSource(NomadClient(transport=SimCluster.default().transport())))
     >>> src.list("allocations") is src.list("allocations")
     True
@@ -230,6 +239,17 @@ class CachedSource:
             errors = dict(fetched.errors)
         objects = {k: self._details[(kind, k)] for k in keys if (kind, k) in self._details}
         return Details(objects, errors)
+
+
+def _warn_if_blind(client: NomadClient, kind: str) -> None:
+    """Warn when an empty list across namespaces may only mean the token can read nothing."""
+    message = client.access_warning()
+    if message:
+        import warnings
+
+        from nomadlab.errors import NomadAccessWarning
+
+        warnings.warn(f"no {kind} in any namespace: {message}", NomadAccessWarning, stacklevel=4)
 
 
 def iter_pages(source: Source, kind: ListKind, *, namespace: str = "*", filter: str | None = None,

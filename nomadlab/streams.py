@@ -85,12 +85,16 @@ class Event:
 
     @classmethod
     def from_wire(cls, obj: Mapping[str, Any]) -> Event:
+        """An event from its wire object; ``TypeError`` when its Index is not an integer."""
+        raw_index = obj.get("Index") or 0
+        if isinstance(raw_index, bool) or not isinstance(raw_index, int):
+            raise TypeError(f"event Index is not an integer: {raw_index!r:.40}")
         return cls(
             topic=str(obj.get("Topic", "")),
             type=str(obj.get("Type", "")),
             key=str(obj.get("Key", "")),
             namespace=str(obj.get("Namespace") or ""),
-            index=int(obj.get("Index") or 0),
+            index=raw_index,
             filter_keys=tuple(obj.get("FilterKeys") or ()),
             payload=obj.get("Payload") or {},
         )
@@ -144,6 +148,7 @@ class NDJSONDecoder:
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self._line = 0
 
     @property
     def pending(self) -> int:
@@ -151,22 +156,49 @@ class NDJSONDecoder:
         return len(self._buffer)
 
     def feed(self, chunk: bytes) -> list[Any]:
+        """The decoded objects of every complete line (raises on the first that is not JSON)."""
+        return [_raise_or(v) for _, v in self.feed_lines(chunk)]
+
+    def close(self) -> list[Any]:
+        """The last line when the stream ended without a newline; an error if it is cut."""
+        return [_raise_or(v) for _, v in self.close_lines()]
+
+    def feed_lines(self, chunk: bytes) -> list[tuple[int, Any]]:
+        """``(line number, decoded object or NomadDecodeError)`` for every complete line, so
+        that one bad line does not cost the good lines around it (lines count from 1)."""
         self._buffer += chunk
-        out: list[Any] = []
+        out: list[tuple[int, Any]] = []
         start = 0
         while (end := self._buffer.find(b"\n", start)) >= 0:
+            self._line += 1
             line = self._buffer[start:end]
             if line.strip():
-                out.append(_loads(line, "event stream line"))
+                out.append((self._line, _loads_or_error(line, f"event stream line {self._line}")))
             start = end + 1
         del self._buffer[:start]
         return out
 
-    def close(self) -> list[Any]:
-        """The last line when the stream ended without a newline; an error if it is cut."""
+    def close_lines(self) -> list[tuple[int, Any]]:
+        """:meth:`feed_lines` for the last line, when the stream ended without a newline."""
         rest = bytes(self._buffer)
         self._buffer.clear()
-        return [_loads(rest, "event stream line")] if rest.strip() else []
+        if not rest.strip():
+            return []
+        self._line += 1
+        return [(self._line, _loads_or_error(rest, f"event stream line {self._line}"))]
+
+
+def _loads_or_error(raw: bytes | bytearray | memoryview, what: str) -> Any:
+    try:
+        return _loads(raw, what)
+    except NomadDecodeError as exc:
+        return exc
+
+
+def _raise_or(value: Any) -> Any:
+    if isinstance(value, NomadDecodeError):
+        raise value
+    return value
 
 
 class JSONObjectStreamDecoder:
@@ -254,33 +286,79 @@ class JSONObjectStreamDecoder:
 
 
 class EventStreamDecoder:
-    """Bytes of ``/v1/event/stream`` → :class:`EventBatch` list; heartbeats dropped."""
+    """Bytes of ``/v1/event/stream`` → :class:`EventBatch` list; heartbeats dropped.
+
+    A malformed line does not cost the valid batches around it: :meth:`feed` returns every
+    valid batch of the chunk and keeps one :class:`~nomadlab.errors.NomadDecodeError` naming
+    the bad lines in :attr:`error`, which the next :meth:`feed` or :meth:`close` raises (so a
+    reader delivers what was valid, then fails).
+
+    >>> d = EventStreamDecoder()
+    >>> [b.index for b in d.feed(b'{"Index": 5, "Events": [{"Topic": "Job"}]}\\n{oops\\n')]
+    [5]
+    >>> d.close()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    nomadlab.errors.NomadDecodeError: event stream line 2 is not valid JSON ...
+    """
 
     def __init__(self) -> None:
         self._lines = NDJSONDecoder()
+        #: The decode failure of the lines fed so far, raised by the next feed() or close().
+        self.error: NomadDecodeError | None = None
 
     @property
     def pending(self) -> int:
         return self._lines.pending
 
     @staticmethod
-    def _batches(objects: list[Any]) -> list[EventBatch]:
+    def _batch(line: int, obj: Any) -> EventBatch | None:
+        """One line's batch, None for a heartbeat; NomadDecodeError when it is malformed."""
+        if isinstance(obj, NomadDecodeError):
+            raise obj
+        if not isinstance(obj, dict):
+            raise NomadDecodeError(f"event stream line {line} is not an object: {obj!r:.80}")
+        events = obj.get("Events") or []
+        index = obj.get("Index") or 0
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise NomadDecodeError(f"event stream line {line}: Index is not a Raft index: {index!r:.40}")
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise NomadDecodeError(f"event stream line {line}: Events is not a list of objects")
+        if index == 0 and not events:
+            return None  # heartbeat
+        try:
+            return EventBatch(index, tuple(Event.from_wire(e) for e in events))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise NomadDecodeError(f"event stream line {line}: malformed event ({exc})") from exc
+
+    def _batches(self, lines: list[tuple[int, Any]]) -> list[EventBatch]:
+        if self.error is not None:
+            raise self.error
         out: list[EventBatch] = []
-        for obj in objects:
-            if not isinstance(obj, dict):
-                raise NomadDecodeError(f"event stream line is not an object: {obj!r:.80}")
-            events = obj.get("Events") or []
-            index = int(obj.get("Index") or 0)
-            if index == 0 and not events:
-                continue  # heartbeat
-            out.append(EventBatch(index, tuple(Event.from_wire(e) for e in events)))
+        bad: list[NomadDecodeError] = []
+        for line, obj in lines:
+            try:
+                batch = self._batch(line, obj)
+            except NomadDecodeError as exc:
+                bad.append(exc)
+                continue
+            if batch is not None:
+                out.append(batch)
+        if bad:
+            first = bad[0]
+            more = f" (and {len(bad) - 1} more malformed lines)" if len(bad) > 1 else ""
+            self.error = NomadDecodeError(f"{first}{more}")
+            self.error.__cause__ = first.__cause__
         return out
 
     def feed(self, chunk: bytes) -> list[EventBatch]:
-        return self._batches(self._lines.feed(chunk))
+        return self._batches(self._lines.feed_lines(chunk))
 
     def close(self) -> list[EventBatch]:
-        return self._batches(self._lines.close())
+        batches = self._batches(self._lines.close_lines())
+        if self.error is not None and not batches:
+            raise self.error
+        return batches
 
 
 class LogFrameDecoder:
@@ -353,10 +431,14 @@ def iter_events(
                         last = batch.index
                         failures = 0
                         yield from batch.events
+                    if decoder.error is not None:
+                        raise decoder.error  # after every valid event of the chunk
             for batch in decoder.close():
                 if batch.index > last:
                     last = batch.index
                     yield from batch.events
+            if decoder.error is not None:
+                raise decoder.error
             reason: Exception = NomadTransportError(
                 "event stream closed by the server", method="GET", url="/v1/event/stream"
             )

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "shared" / "nomad-api" / "samples"
 REFERENCE_MD = SAMPLES_DIR.parent / "REFERENCE.md"
+
+
+def in_ci(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the tests run in CI (``CI`` set to a true value, as CI services set it)."""
+    value = (os.environ if environ is None else environ).get("CI", "")
+    return value.strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI a missing samples folder fails the run: the contract tests would only skip."""
+    if in_ci() and not SAMPLES_DIR.is_dir():
+        raise pytest.UsageError(
+            f"CI is set but the sample responses are not at {SAMPLES_DIR}: check out ../shared "
+            "beside the project (the contract tests need them and would otherwise be skipped)"
+        )
 
 
 @pytest.fixture(autouse=True)

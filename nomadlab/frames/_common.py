@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 import pandas as pd
 
 from nomadlab.sources import Source, as_source
 
-__all__ = ["source_of", "to_utc", "within", "get", "wanted"]
+__all__ = ["source_of", "to_utc", "within", "get", "wanted", "readable"]
 
 
 def source_of(source: Any) -> Source:
@@ -52,3 +52,25 @@ def wanted(value: str | Iterable[str] | None) -> frozenset[str] | None:
     if value is None:
         return None
     return frozenset((value,) if isinstance(value, str) else value)
+
+
+def readable(items: Any, kind: str) -> tuple[list[dict[str, Any]], dict[Hashable, str]]:
+    """The objects of a list reply that can be read (dicts), and the others named.
+
+    A list element that is not an object (``null``, a string, a number) cannot give a row: it
+    is dropped and named as ``"<kind>[<index>]"`` in the returned errors (which a frame puts
+    in ``attrs["errors"]``). A reply that is not a list at all gives no objects and one error.
+
+    >>> readable([{"ID": "a"}, None, "x"], "jobs")
+    ([{'ID': 'a'}], {'jobs[1]': 'not an object (NoneType); dropped', 'jobs[2]': 'not an object (str); dropped'})
+    """
+    if not isinstance(items, list):
+        return [], {kind: f"the reply is not a list ({type(items).__name__}); nothing read"}
+    rows: list[dict[str, Any]] = []
+    errors: dict[Hashable, str] = {}
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            rows.append(item)
+        else:
+            errors[f"{kind}[{i}]"] = f"not an object ({type(item).__name__}); dropped"
+    return rows, errors

@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from ._common import get, source_of, wanted
+from ._common import get, readable, source_of, wanted
+from ._values import as_str
 from .schema import Column, Schema, register
 
 __all__ = ["DEPLOYMENTS", "DEPLOYMENT_STATUSES", "deployments"]
@@ -99,18 +100,18 @@ def deployments(
     >>> df[["job_id", "task_group", "status", "desired_total"]].to_dict("records")
     [{'job_id': 'web', 'task_group': 'frontend', 'status': 'successful', 'desired_total': 3}]
     """
-    stubs = source_of(source).list("deployments", namespace=namespace)
+    stubs, errors = readable(source_of(source).list("deployments", namespace=namespace), "deployments")
     jobs_, statuses = wanted(job), wanted(status)
     if jobs_ is not None or statuses is not None:
-        stubs = [d for d in stubs if (jobs_ is None or d.get("JobID") in jobs_)
-                 and (statuses is None or d.get("Status") in statuses)]
+        stubs = [d for d in stubs if (jobs_ is None or as_str(d.get("JobID")) in jobs_)
+                 and (statuses is None or as_str(d.get("Status")) in statuses)]
     rows: list[tuple[Mapping[str, Any], str | None, Mapping[str, Any]]] = [
         (d, name, tg if isinstance(tg, Mapping) else {})
         for d in stubs
         for name, tg in (list(d["TaskGroups"].items()) if isinstance(d.get("TaskGroups"), Mapping)
                          and d["TaskGroups"] else [(None, {})])
     ]
-    return DEPLOYMENTS.build({
+    frame = DEPLOYMENTS.build({
         "deployment_id": [d.get("ID") for d, _, _ in rows],
         "namespace": [d.get("Namespace") or (namespace if namespace != "*" else "default") for d, _, _ in rows],
         "job_id": [d.get("JobID") for d, _, _ in rows],
@@ -135,3 +136,5 @@ def deployments(
         "create_index": [d.get("CreateIndex") for d, _, _ in rows],
         "modify_index": [d.get("ModifyIndex") for d, _, _ in rows],
     })
+    frame.attrs["errors"] = errors
+    return frame

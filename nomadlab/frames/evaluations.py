@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from ._common import source_of, wanted, within
+from ._common import readable, source_of, wanted, within
+from ._values import as_str
 from .schema import Column, Schema, register
 
 __all__ = [
@@ -141,8 +142,8 @@ def _select(rows: list[dict[str, Any]], job: str | Iterable[str] | None,
     jobs_, statuses = wanted(job), wanted(status)
     if jobs_ is None and statuses is None:
         return rows
-    return [e for e in rows if (jobs_ is None or e.get("JobID") in jobs_)
-            and (statuses is None or e.get("Status") in statuses)]
+    return [e for e in rows if (jobs_ is None or as_str(e.get("JobID")) in jobs_)
+            and (statuses is None or as_str(e.get("Status")) in statuses)]
 
 
 def evaluations(
@@ -184,7 +185,9 @@ def evaluations(
     >>> df[["job_id", "status", "queued_allocations", "failed_task_groups"]].to_dict("records")[0]
     {'job_id': 'ml-training', 'status': 'complete', 'queued_allocations': 1, 'failed_task_groups': 1}
     """
-    rows = _select(source_of(source).list("evaluations", namespace=namespace, filter=filter), job, status)
+    listed, errors = readable(source_of(source).list("evaluations", namespace=namespace, filter=filter),
+                              "evaluations")
+    rows = _select(listed, job, status)
     frame = EVALUATIONS.build({
         "eval_id": [e.get("ID") for e in rows],
         "namespace": [e.get("Namespace") or (namespace if namespace != "*" else "default") for e in rows],
@@ -209,7 +212,9 @@ def evaluations(
         "create_index": [e.get("CreateIndex") for e in rows],
         "modify_index": [e.get("ModifyIndex") for e in rows],
     })
-    return within(frame, "create_time", since, until)
+    frame = within(frame, "create_time", since, until)
+    frame.attrs["errors"] = errors
+    return frame
 
 
 def placement_failures(
@@ -243,12 +248,13 @@ def placement_failures(
     [{'task_group': 'trainer', 'kind': 'dimension', 'reason': 'memory', 'count': 4},
      {'task_group': 'trainer', 'kind': 'dimension', 'reason': 'cpu', 'count': 1}]
     """
-    evals = _select(source_of(source).list("evaluations", namespace=namespace), job, None)
+    listed, errors = readable(source_of(source).list("evaluations", namespace=namespace), "evaluations")
+    evals = _select(listed, job, None)
     groups = [(e, str(name), m)
               for e in evals if isinstance(e.get("FailedTGAllocs"), Mapping)
               for name, m in e["FailedTGAllocs"].items() if isinstance(m, Mapping)]
     rows = [(e, name, m, reason) for e, name, m in groups for reason in _reasons(m)]
-    return PLACEMENT_FAILURES.build({
+    frame = PLACEMENT_FAILURES.build({
         "eval_id": [e.get("ID") for e, _, _, _ in rows],
         "namespace": [e.get("Namespace") or (namespace if namespace != "*" else "default") for e, _, _, _ in rows],
         "job_id": [e.get("JobID") or None for e, _, _, _ in rows],
@@ -264,3 +270,5 @@ def placement_failures(
         "coalesced_failures": [m.get("CoalescedFailures") for _, _, m, _ in rows],
         "create_time": [e.get("CreateTime") for e, _, _, _ in rows],
     })
+    frame.attrs["errors"] = errors
+    return frame

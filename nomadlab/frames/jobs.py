@@ -8,14 +8,17 @@ fanned out by the source. Jobs whose read fails are left out of the rows and nam
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
+from nomadlab.errors import NomadAccessWarning
 from nomadlab.sources import Source
 
-from ._common import get, source_of, wanted
+from ._common import get, readable, source_of, wanted
+from ._values import as_list, as_str
 from .schema import Column, Schema, register
 
 __all__ = ["JOBS", "TASK_GROUPS", "JOB_VERSIONS", "JOB_TYPES", "JOB_STATUSES", "jobs", "task_groups",
@@ -176,33 +179,46 @@ def _sum_summary(summary: Any, key: str) -> int | None:
 def _namespace_of(stub: Mapping[str, Any], namespace: str) -> str:
     """A stub's namespace; older Nomads leave it off the stub (then the one asked for, or default)."""
     ns = stub.get("Namespace") or get(stub, "JobSummary", "Namespace")
-    if ns:
-        return str(ns)
+    if isinstance(ns, str) and ns:
+        return ns
     return namespace if namespace != "*" else "default"
 
 
-def _job_keys(src: Source, namespace: str, job: str | Iterable[str] | None) -> list[tuple[str, str]]:
-    """(namespace, job_id) of every listed job, optionally only the given IDs."""
+def _job_keys(src: Source, namespace: str, job: str | Iterable[str] | None,
+             ) -> tuple[list[tuple[str, str]], dict[Hashable, str]]:
+    """(namespace, job_id) of every listed job, optionally only the given IDs, and the list
+    elements that could not be read."""
     ids = wanted(job)
-    stubs = src.list("jobs", namespace=namespace)
-    return [(_namespace_of(s, namespace), str(s["ID"])) for s in stubs
-            if s.get("ID") and (ids is None or s["ID"] in ids)]
+    stubs, errors = readable(src.list("jobs", namespace=namespace), "jobs")
+    keys = [(_namespace_of(s, namespace), s["ID"]) for s in stubs
+            if isinstance(s.get("ID"), str) and s["ID"] and (ids is None or s["ID"] in ids)]
+    unknown = sorted(ids - {k[1] for k in keys}) if ids is not None else []
+    if unknown:
+        where = "any namespace the token can read" if namespace == "*" else f"namespace {namespace!r}"
+        warnings.warn(f"no job {', '.join(map(repr, unknown))} in {where}: check the job ID (the frame "
+                      "has no rows for it)", NomadAccessWarning, stacklevel=3)
+    return keys, errors
 
 
-def _read_jobs(src: Source, kind: str, keys: list[tuple[str, str]],
+def _read_jobs(src: Source, kind: str, listed: tuple[list[tuple[str, str]], dict[Hashable, str]],
                ) -> tuple[list[tuple[tuple[str, str], Any]], dict[Hashable, str]]:
-    """Per-job reads in key order, and the failures (a reply for another job counts as one)."""
+    """Per-job reads in key order, and the failures (a reply for another job counts as one,
+    and so does one that is not an object), after those of the listing."""
+    keys, errors = listed[0], dict(listed[1])
     if not keys:
-        return [], {}
+        return [], errors
     details = src.details(kind, keys)  # type: ignore[arg-type]
-    errors: dict[Hashable, str] = dict(details.errors)
+    errors.update(details.errors)
     found: list[tuple[tuple[str, str], Any]] = []
     for key in keys:
         obj = details.objects.get(key)
         if obj is None:
             errors.setdefault(key, f"no {kind} object returned")
             continue
-        first = obj if kind == "job" else next(iter(get(obj, "Versions") or []), None)
+        if not isinstance(obj, Mapping):
+            errors[key] = f"the {kind} reply is not an object ({type(obj).__name__}); dropped"
+            continue
+        first = obj if kind == "job" else next(iter(as_list(get(obj, "Versions"))), None)
         got = (get(first, "Namespace"), get(first, "ID"))
         if isinstance(first, Mapping) and got[0] is not None and got != key and got[1] is not None:
             errors[key] = f"asked for job {key[1]!r} in namespace {key[0]!r}, got {got[1]!r} in {got[0]!r}"
@@ -221,15 +237,15 @@ def _diff_changes(node: Any, prefix: str, out: list[Change]) -> None:
         return
     before = len(out)
     out.extend((prefix + str(f.get("Name")), f.get("Old") or None, f.get("New") or None)
-               for f in node.get("Fields") or []
+               for f in as_list(node.get("Fields"))
                if isinstance(f, Mapping) and f.get("Type") not in (None, "None"))
-    for obj in node.get("Objects") or []:
+    for obj in as_list(node.get("Objects")):
         if isinstance(obj, Mapping) and obj.get("Type") not in (None, "None"):
             _diff_changes(obj, f"{prefix}{obj.get('Name')}.", out)
-    for tg in node.get("TaskGroups") or []:
+    for tg in as_list(node.get("TaskGroups")):
         if isinstance(tg, Mapping) and tg.get("Type") not in (None, "None"):
             _diff_changes(tg, f"{prefix}TaskGroups[{tg.get('Name')}].", out)
-    for task in node.get("Tasks") or []:
+    for task in as_list(node.get("Tasks")):
         if isinstance(task, Mapping) and task.get("Type") not in (None, "None"):
             _diff_changes(task, f"{prefix}Tasks[{task.get('Name')}].", out)
     if len(out) == before and node.get("Type") in ("Added", "Deleted") and prefix:
@@ -288,11 +304,11 @@ def jobs(
     >>> df[["namespace", "job_id", "type"]].to_dict("records")
     [{'namespace': 'platform', 'job_id': 'node-exporter', 'type': 'system'}]
     """
-    rows = source_of(source).list("jobs", namespace=namespace, filter=filter)
+    rows, errors = readable(source_of(source).list("jobs", namespace=namespace, filter=filter), "jobs")
     statuses, types = wanted(status), wanted(job_type)
     if statuses is not None or types is not None:
-        rows = [r for r in rows if (statuses is None or r.get("Status") in statuses)
-                and (types is None or r.get("Type") in types)]
+        rows = [r for r in rows if (statuses is None or as_str(r.get("Status")) in statuses)
+                and (types is None or as_str(r.get("Type")) in types)]
     summaries = [get(r, "JobSummary", "Summary") for r in rows]
     dcs = [r.get("Datacenters") for r in rows]
     data: dict[str, list[Any]] = {
@@ -315,12 +331,14 @@ def jobs(
         "children_pending": [get(r, "JobSummary", "Children", "Pending") for r in rows],
         "children_running": [get(r, "JobSummary", "Children", "Running") for r in rows],
         "children_dead": [get(r, "JobSummary", "Children", "Dead") for r in rows],
-        "meta": [r.get("Meta") or None for r in rows],
+        "meta": [r.get("Meta") if isinstance(r.get("Meta"), dict) and r.get("Meta") else None for r in rows],
         "create_index": [r.get("CreateIndex") for r in rows],
         "modify_index": [r.get("ModifyIndex") for r in rows],
         "job_modify_index": [r.get("JobModifyIndex") for r in rows],
     }
-    return JOBS.build(data)
+    frame = JOBS.build(data)
+    frame.attrs["errors"] = errors
+    return frame
 
 
 def task_groups(
@@ -357,8 +375,8 @@ def task_groups(
     no_task: list[Mapping[str, Any] | None] = [None]
     rows = [(key, j, g, t)
             for key, j in found if isinstance(j, Mapping)
-            for g in (j.get("TaskGroups") or []) if isinstance(g, Mapping)
-            for t in ([t for t in g.get("Tasks") or [] if isinstance(t, Mapping)] or no_task)]
+            for g in as_list(j.get("TaskGroups")) if isinstance(g, Mapping)
+            for t in ([t for t in as_list(g.get("Tasks")) if isinstance(t, Mapping)] or no_task)]
     frame = TASK_GROUPS.build({
         "namespace": [k[0] for k, _, _, _ in rows],
         "job_id": [k[1] for k, _, _, _ in rows],
@@ -426,7 +444,7 @@ def job_versions(
     found, errors = _read_jobs(src, "job_versions", _job_keys(src, namespace, job))
     rows: list[tuple[tuple[str, str], Mapping[str, Any], list[Change] | None]] = []
     for key, obj in found:
-        versions = [v for v in get(obj, "Versions") or [] if isinstance(v, Mapping)]
+        versions = [v for v in as_list(get(obj, "Versions")) if isinstance(v, Mapping)]
         diffs = get(obj, "Diffs")
         diffs = diffs if isinstance(diffs, list) else []
         rows.extend((key, v, _changes(diffs[i]) if i < len(diffs) else None)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._common import source_of
+from ._common import get, readable, source_of
 from .schema import Column, Schema, register
 
 __all__ = ["NAMESPACES", "namespaces"]
@@ -38,13 +38,15 @@ def namespaces(source: Any = None) -> pd.DataFrame:
     >>> namespaces(NomadClient(transport=SimCluster.default().transport()))["namespace"].tolist()
     ['default', 'platform']
     """
-    rows = source_of(source).list("namespaces")
-    return NAMESPACES.build({
+    rows, errors = readable(source_of(source).list("namespaces"), "namespaces")
+    frame = NAMESPACES.build({
         "namespace": [r.get("Name") for r in rows],
         "description": [r.get("Description") for r in rows],
         "quota": [r.get("Quota") or None for r in rows],
-        "node_pool_default": [((r.get("NodePoolConfiguration") or {}).get("Default")) or None for r in rows],
-        "meta": [r.get("Meta") for r in rows],
+        "node_pool_default": [get(r, "NodePoolConfiguration", "Default") or None for r in rows],
+        "meta": [r.get("Meta") if isinstance(r.get("Meta"), dict) else None for r in rows],
         "create_index": [r.get("CreateIndex") for r in rows],
         "modify_index": [r.get("ModifyIndex") for r in rows],
     })
+    frame.attrs["errors"] = errors
+    return frame

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._common import source_of, within
+from ._common import readable, source_of, within
 from ._values import as_bool, as_dict, as_int, as_list, as_str, matches
 from .schema import Column, Schema, register
 
@@ -154,7 +154,7 @@ def nodes(
     [['dev-client-4', 8000, 200, 7800], ['dev-client-5', 4000, 200, 3800]]
     """
     _check_statuses(status)
-    stubs = [s for s in source_of(source).list("nodes", filter=filter) if isinstance(s, dict)]
+    stubs, errors = readable(source_of(source).list("nodes", filter=filter), "nodes")
     rows = [
         s for s in stubs
         if matches(s.get("Datacenter"), datacenter)
@@ -170,7 +170,7 @@ def nodes(
     r_mem = [as_int(as_dict(x.get("Memory")).get("MemoryMB")) for x in rsv]
     r_disk = [as_int(as_dict(x.get("Disk")).get("DiskMB")) for x in rsv]
     drains = [as_dict(r.get("LastDrain")) for r in rows]
-    return NODES.build({
+    frame = NODES.build({
         "node_id": [as_str(r.get("ID")) for r in rows],
         "name": [as_str(r.get("Name")) for r in rows],
         "datacenter": [as_str(r.get("Datacenter")) for r in rows],
@@ -199,6 +199,8 @@ def nodes(
         "create_index": [as_int(r.get("CreateIndex")) for r in rows],
         "modify_index": [as_int(r.get("ModifyIndex")) for r in rows],
     })
+    frame.attrs["errors"] = errors
+    return frame
 
 
 def node_events(
@@ -239,12 +241,13 @@ def node_events(
     {'Node registered': 5}
     """
     src = source_of(source)
-    stubs = [s for s in src.list("nodes") if isinstance(s, dict)]
+    stubs, listing = readable(src.list("nodes"), "nodes")
     wanted = [s for s in stubs if node is None
               or matches(s.get("ID"), node, prefix=True) or matches(s.get("Name"), node)]
     ids: list[Hashable] = [s["ID"] for s in wanted if isinstance(s.get("ID"), str)]
     stub_by_id = {s["ID"]: s for s in wanted if isinstance(s.get("ID"), str)}
     fetched = src.details("node", ids)
+    unread: dict[Hashable, str] = dict(listing)
     node_ids: list[Any] = []
     names: list[Any] = []
     dcs: list[Any] = []
@@ -252,6 +255,8 @@ def node_events(
     for nid in ids:
         full = fetched.objects.get(nid)
         if not isinstance(full, dict):
+            if nid not in fetched.errors:
+                unread[nid] = f"the node is not an object ({type(full).__name__}); dropped"
             continue
         stub = stub_by_id[nid]
         name = as_str(full.get("Name")) or as_str(stub.get("Name"))
@@ -276,5 +281,5 @@ def node_events(
     frame = within(frame, "time", since, until)
     frame = frame.sort_values(["time", "create_index"], kind="stable", na_position="last").reset_index(drop=True)
     frame.attrs["frame"] = NODE_EVENTS.name
-    frame.attrs["errors"] = {k: str(v) for k, v in fetched.errors.items()}
+    frame.attrs["errors"] = {**{k: str(v) for k, v in fetched.errors.items()}, **unread}
     return frame

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._common import source_of
+from ._common import readable, source_of
 from ._values import as_dict, as_float, as_int, as_list, as_str, matches
 from .schema import Column, Schema, register
 
@@ -226,13 +226,15 @@ def node_stats(source: Any = None, *, node: str | Sequence[str] | None = None) -
     True
     """
     src = source_of(source)
-    stubs = [s for s in src.list("nodes") if isinstance(s, dict) and isinstance(s.get("ID"), str)]
+    listed, listing = readable(src.list("nodes"), "nodes")
+    stubs = [s for s in listed if isinstance(s.get("ID"), str)]
     ids: list[Hashable] = [
         s["ID"] for s in stubs
-        if s.get("Status") not in _UNREACHABLE
+        if as_str(s.get("Status")) not in _UNREACHABLE
         and (node is None or matches(s["ID"], node, prefix=True) or matches(s.get("Name"), node))
     ]
     fetched = src.details("node_stats", ids)
+    unread: dict[Hashable, str] = dict(listing)
     times: list[Any] = []
     node_ids: list[Any] = []
     metrics: list[str] = []
@@ -241,6 +243,8 @@ def node_stats(source: Any = None, *, node: str | Sequence[str] | None = None) -
     for nid in ids:
         stats = fetched.objects.get(nid)
         if not isinstance(stats, dict):
+            if nid not in fetched.errors:
+                unread[nid] = f"the host stats are not an object ({type(stats).__name__}); dropped"
             continue
         stamp = as_int(stats.get("Timestamp"))
         for metric, (unit, getter, _, _) in _NODE_METRICS.items():
@@ -254,7 +258,7 @@ def node_stats(source: Any = None, *, node: str | Sequence[str] | None = None) -
             units.append(unit)
     frame = NODE_STATS.build({"time": times, "node_id": node_ids, "metric": metrics, "value": values,
                               "unit": units})
-    frame.attrs["errors"] = {k: str(v) for k, v in fetched.errors.items()}
+    frame.attrs["errors"] = {**{k: str(v) for k, v in fetched.errors.items()}, **unread}
     return frame
 
 
@@ -331,13 +335,15 @@ def alloc_stats(
     ['memory_cache_bytes', 'memory_swap_bytes', 'memory_usage_bytes']
     """
     src = source_of(source)
+    listed, listing = readable(src.list("allocations", namespace=namespace), "allocations")
     stubs = [
-        a for a in src.list("allocations", namespace=namespace)
-        if isinstance(a, dict) and isinstance(a.get("ID"), str) and a.get("ClientStatus") == "running"
+        a for a in listed
+        if isinstance(a.get("ID"), str) and a.get("ClientStatus") == "running"
         and matches(a.get("JobID"), job) and matches(a["ID"], alloc, prefix=True)
     ]
     ids: list[Hashable] = [a["ID"] for a in stubs]
     fetched = src.details("alloc_stats", ids)
+    unread: dict[Hashable, str] = dict(listing)
     cols: dict[str, list[Any]] = {c: [] for c in ALLOC_STATS.names}
 
     def emit(stamp: int | None, stub: dict[str, Any], task: str | None, usage: dict[str, Any]) -> None:
@@ -356,6 +362,8 @@ def alloc_stats(
     for stub in stubs:
         body = fetched.objects.get(stub["ID"])
         if not isinstance(body, dict):
+            if stub["ID"] not in fetched.errors:
+                unread[stub["ID"]] = f"the allocation stats are not an object ({type(body).__name__}); dropped"
             continue
         tasks = as_dict(body.get("Tasks"))
         stamp = as_int(body.get("Timestamp"))
@@ -366,5 +374,5 @@ def alloc_stats(
             task_usage = as_dict(tasks[name])
             emit(as_int(task_usage.get("Timestamp")), stub, name, as_dict(task_usage.get("ResourceUsage")))
     frame = ALLOC_STATS.build(cols)
-    frame.attrs["errors"] = {k: str(v) for k, v in fetched.errors.items()}
+    frame.attrs["errors"] = {**{k: str(v) for k, v in fetched.errors.items()}, **unread}
     return frame

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import nomadlab.sim as sim
 from nomadlab.client import NomadClient, RetryPolicy
 from nomadlab.config import NomadConfig
 from nomadlab.errors import (
@@ -19,7 +20,6 @@ from nomadlab.errors import (
 
 from .conftest import TOKEN, FakeTime
 
-sim = pytest.importorskip("nomadlab.sim", reason="the simulator is not available")
 trustme = pytest.importorskip("trustme")
 
 
@@ -60,7 +60,6 @@ def test_paging_matches_unpaged(client: NomadClient) -> None:
 
 
 def test_filter_passes_through(client: NomadClient) -> None:
-    pytest.importorskip("nomadlab.sim.bexpr", reason="the simulator's filter is not ready")
     services = client.get_all("/v1/jobs", filter='Type == "service"', per_page=1).body
     everything = client.get("/v1/jobs").body
     assert services and {j["Type"] for j in services} == {"service"}

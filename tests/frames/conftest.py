@@ -23,7 +23,7 @@ from nomadlab.sources import CachedSource, Details, LiveSource
 
 from ..conftest import SAMPLES_DIR
 
-__all__ = ["StaticSource", "static_source", "load_sample", "mutated_wire", "sample", "sample_or"]
+__all__ = ["StaticSource", "static_source", "load_sample", "mutated_wire", "mutated_sample", "sample"]
 
 # List kinds whose endpoints take ``?namespace=`` (the others ignore it), as in nomadlab.sources.
 _NAMESPACED = frozenset({"jobs", "allocations", "evaluations", "deployments"})
@@ -110,9 +110,14 @@ def sample(name: str) -> Any:
     return load_sample(SAMPLES_DIR, name)
 
 
-def sample_or(name: str, fallback: Any) -> Any:
-    """A sample for a hypothesis strategy (built at import, when skipping is not possible)."""
-    return load_sample(SAMPLES_DIR, name) if SAMPLES_DIR.is_dir() else fallback
+def mutated_sample(name: str, index: int | None = None, depth: int = 4) -> st.SearchStrategy[Any]:
+    """:func:`mutated_wire` of one official sample (item ``index`` of it when given), read when
+    the first example is drawn: without ``../shared`` the test is skipped (or, in CI, the run
+    fails at its start, see ``tests/conftest.py``), never run on a stand-in."""
+    def build() -> st.SearchStrategy[Any]:
+        obj = sample(name)
+        return mutated_wire(obj if index is None else obj[index], depth)
+    return st.deferred(build)
 
 
 @pytest.fixture(scope="module")

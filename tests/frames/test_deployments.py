@@ -11,7 +11,7 @@ from nomadlab.frames.deployments import DEPLOYMENT_STATUSES, DEPLOYMENTS, deploy
 from nomadlab.frames.jobs import jobs
 from nomadlab.sources import CachedSource
 
-from .conftest import StaticSource, mutated_wire, sample, sample_or
+from .conftest import StaticSource, mutated_sample, sample
 
 
 def test_status_categories_are_nomads_full_set() -> None:
@@ -74,7 +74,7 @@ def test_filters_by_job_status_and_namespace() -> None:
 
 
 @settings(max_examples=80, deadline=None)
-@given(data=mutated_wire(sample_or("GET_v1_job_id_deployments.json", [{"ID": "d"}])[0]))
+@given(data=mutated_sample("GET_v1_job_id_deployments.json", 0))
 def test_survives_missing_null_and_unknown_fields(data: dict[str, Any]) -> None:
     df = deployments(StaticSource(lists={"deployments": [data]}))
     DEPLOYMENTS.validate(df)

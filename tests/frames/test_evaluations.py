@@ -22,7 +22,7 @@ from nomadlab.frames.evaluations import (
 from nomadlab.sim import SimCluster
 from nomadlab.sources import CachedSource, LiveSource
 
-from .conftest import StaticSource, mutated_wire, sample, sample_or
+from .conftest import StaticSource, mutated_sample, mutated_wire, sample
 
 # An evaluation as Nomad sends it when a group does not fit (every AllocMetric reason kind set).
 FAILED_EVAL: dict[str, Any] = {
@@ -139,7 +139,7 @@ def test_survive_missing_null_and_unknown_fields(data: dict[str, Any]) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(data=mutated_wire(sample_or("GET_v1_evaluations.json", [{"ID": "e"}])[0]))
+@given(data=mutated_sample("GET_v1_evaluations.json", 0))
 def test_survive_mutated_official_sample(data: dict[str, Any]) -> None:
     EVALUATIONS.validate(evaluations(StaticSource(lists={"evaluations": [data]})))
 

@@ -16,7 +16,7 @@ from nomadlab.frames.jobs import JOB_TYPES, JOB_VERSIONS, JOBS, TASK_GROUPS, job
 from nomadlab.sim import SimCluster
 from nomadlab.sources import CachedSource
 
-from .conftest import StaticSource, mutated_wire, sample, sample_or
+from .conftest import StaticSource, mutated_sample, sample
 
 _FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -183,7 +183,7 @@ def test_bare_objects_with_only_ids_keep_the_schema() -> None:
 # -- generated wire dicts -------------------------------------------------------------------
 
 @_FUZZ
-@given(data=mutated_wire(sample_or("GET_v1_jobs_unfiltered_from_filtering_section.json", [{"ID": "x"}])[0]))
+@given(data=mutated_sample("GET_v1_jobs_unfiltered_from_filtering_section.json", 0))
 def test_jobs_survive_missing_null_and_unknown_fields(data: dict[str, Any]) -> None:
     df = jobs(StaticSource(lists={"jobs": [data]}))
     JOBS.validate(df)
@@ -191,7 +191,7 @@ def test_jobs_survive_missing_null_and_unknown_fields(data: dict[str, Any]) -> N
 
 
 @_FUZZ
-@given(data=mutated_wire(sample_or("GET_v1_job_id.json", {"ID": "x"}), depth=5))
+@given(data=mutated_sample("GET_v1_job_id.json", depth=5))
 def test_task_groups_survive_missing_null_and_unknown_fields(data: dict[str, Any]) -> None:
     src = StaticSource(lists={"jobs": [{"ID": "example", "Namespace": "apps"}]},
                        details={"job": {("apps", "example"): data}})
@@ -201,7 +201,7 @@ def test_task_groups_survive_missing_null_and_unknown_fields(data: dict[str, Any
 
 
 @_FUZZ
-@given(data=mutated_wire(sample_or("GET_v1_job_id_versions.json", {"Versions": []}), depth=5))
+@given(data=mutated_sample("GET_v1_job_id_versions.json", depth=5))
 def test_job_versions_survive_missing_null_and_unknown_fields(data: dict[str, Any]) -> None:
     src = StaticSource(lists={"jobs": [{"ID": "example", "Namespace": "default"}]},
                        details={"job_versions": {("default", "example"): data}})

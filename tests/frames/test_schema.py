@@ -34,6 +34,15 @@ def test_ns_times_are_utc_and_zero_or_none_is_nat() -> None:
     assert pd.isna(got[1]) and pd.isna(got[2])
 
 
+@pytest.mark.parametrize("source", ["ns", "s"])
+def test_zero_time_is_nat_on_the_fast_path(source: Any) -> None:
+    """Integers only (no None): the values take the vectorised path, where 0 must still be NaT."""
+    out = Column("t", "time", "", source=source).convert([0, 1_566_814_982, 0])
+    got = values(out)
+    assert pd.isna(got[0]) and pd.isna(got[2]) and not pd.isna(got[1])
+    assert Column("t", "time", "", source=source).convert([0]).isna().all()
+
+
 def test_second_times_scale_to_ns() -> None:
     out = Column("t", "time", "", source="s").convert([1_566_814_982, 0, None])
     assert str(out.dtype) == UTC

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,9 +11,10 @@ import pytest
 from nomadlab.sim import SimCluster
 from nomadlab.sim.scenarios import group, job_spec, task
 from nomadlab.sim.usage import alloc_usage, host_stats, task_limits
+from tests.conftest import SAMPLES_DIR
 from tests.shapes import assert_same_shape
 
-SAMPLES = Path("/work/shared/nomad-api/samples")
+SAMPLES = SAMPLES_DIR
 
 
 def _client(cluster: SimCluster) -> httpx.Client:

@@ -7,7 +7,6 @@ import json
 import random
 import threading
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,9 +15,10 @@ import pytest
 from nomadlab.sim import SimCluster
 from nomadlab.sim.logs import FRAME_SIZE, log_bytes, task_runs
 from nomadlab.sim.scenarios import group, job_spec, task
+from tests.conftest import SAMPLES_DIR
 from tests.shapes import assert_same_shape
 
-SAMPLES = Path("/work/shared/nomad-api/samples")
+SAMPLES = SAMPLES_DIR
 
 
 class FrameDecoder:
