@@ -1,9 +1,9 @@
 """Usage over time: what nodes or jobs consumed, against what they were allocated.
 
 Input: the ``usage`` frame of the usage sampler (long: ``time``, ``scope``, the keys, ``metric``,
-``value``, ``unit``). Node-scope samples (``cpu_ticks_consumed``, ``memory_used_bytes``) give
-the cluster, node pool and node views; allocation-scope samples (``cpu_total_ticks``,
-``memory_usage_bytes``) give the job view. Memory is drawn in MB, like Nomad's asks.
+``value``, ``unit``). Allocation-scope samples (``cpu_total_ticks``, ``memory_usage_bytes``),
+which compare with what was allocated, by default; node-scope samples (``cpu_ticks_consumed``,
+``memory_used_bytes``: the host, operating system included) with ``scope="node"``. Memory is drawn in MB, like Nomad's asks.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def utilization_over_time(
     by: Literal["cluster", "node_pool", "node_id", "job_id"] = "cluster",
     metric: Literal["cpu", "memory"] = "memory",
     allocated: float | pd.DataFrame | None = None,
+    scope: Literal["alloc", "node"] = "alloc",
 ) -> go.Figure:
     """Lines of used CPU or memory over time, with what was allocated as a dashed reference.
 
@@ -59,14 +60,17 @@ def utilization_over_time(
     usage
         The ``usage`` frame (``time``, ``scope``, ``metric``, ``value`` and the ``by`` column).
     by
-        ``cluster`` (one line, the sum over nodes), ``node_pool`` or ``node_id`` (node samples
-        summed per group), or ``job_id`` (allocation samples summed per job).
+        ``cluster`` (one line), ``node_pool``, ``node_id`` or ``job_id``: samples summed per group.
     metric
         ``cpu`` (MHz) or ``memory`` (MB).
     allocated
         A number (in MHz or MB) drawn as one dashed line labelled ``allocated``, or a
         ``capacity`` frame grouped like ``by`` whose ``allocated`` column gives one dashed line
         per group (summed over the frame for ``cluster``).
+    scope
+        ``alloc`` (the default): the allocations' own usage (their totals), which compares with
+        what they were allocated; ``node``: the hosts' usage, which also holds the operating
+        system and anything running outside Nomad (not available ``by="job_id"``).
 
     Returns
     -------
@@ -83,7 +87,8 @@ def utilization_over_time(
 
     require(usage, ["time", "scope", "metric", "value", *([] if by == "cluster" else [by])],
             plot="utilization_over_time", frame_name="usage")
-    scope = "alloc" if by == "job_id" else "node"
+    if scope == "node" and by == "job_id":
+        raise ValueError("hosts' usage has no job: use scope='alloc' with by='job_id'")
     name, scale, unit = _METRICS[(metric, scope)]
     rows = usage[(usage["scope"].astype("string") == scope) & (usage["metric"].astype("string") == name)]
     key = pd.Series("cluster", index=rows.index, dtype="string") if by == "cluster" \
@@ -92,7 +97,8 @@ def utilization_over_time(
     groups = series.groupby(level=0).max().sort_values(ascending=False)
     shown = groups.index[:_MAX_LINES].tolist()
     word = "CPU" if metric == "cpu" else "memory"
-    title = f"{word.capitalize()} used over time, by {by.replace('_', ' ')}"
+    whose = "allocations'" if scope == "alloc" else "hosts'"
+    title = f"{word.capitalize()} used over time ({whose} usage), by {by.replace('_', ' ')}"
     if len(groups) > _MAX_LINES:
         title += f"<br><sup>the {_MAX_LINES} largest of {len(groups)} groups by peak</sup>"
     fig = figure(title, hovermode="x unified")

@@ -131,7 +131,7 @@ def test_cluster_heatmap_is_nodes_by_resources_in_percent(capacity: pd.DataFrame
 
 def test_utilization_over_time_sums_nodes_and_draws_allocated_dashed(usage: pd.DataFrame,
                                                                      capacity: pd.DataFrame) -> None:
-    fig = plots.utilization_over_time(usage, by="cluster", metric="memory", allocated=12000.0)
+    fig = plots.utilization_over_time(usage, by="cluster", metric="memory", allocated=12000.0, scope="node")
     (used,) = _named(fig, "used")
     y = np.asarray(used["y"], dtype=float)
     assert len(y) == 30
@@ -142,7 +142,7 @@ def test_utilization_over_time_sums_nodes_and_draws_allocated_dashed(usage: pd.D
     assert _axis_title(fig, "yaxis") == "memory used (MB)"
     assert _axis_title(fig, "xaxis") == "time (UTC)"
     assert "UTC" in used["hovertemplate"]
-    pools = plots.utilization_over_time(usage, by="node_pool", metric="cpu", allocated=capacity)
+    pools = plots.utilization_over_time(usage, by="node_pool", metric="cpu", allocated=capacity, scope="node")
     names = [t["name"] for t in _traces(pools)]
     assert set(names) == {"default used", "default allocated", "gpu used", "gpu allocated"}
     (gpu_alloc,) = _named(pools, "gpu allocated")
