@@ -3,7 +3,8 @@
 Input: the ``usage`` frame of the usage sampler (long: ``time``, ``scope``, the keys, ``metric``,
 ``value``, ``unit``). Allocation-scope samples (``cpu_total_ticks``, ``memory_usage_bytes``),
 which compare with what was allocated, by default; node-scope samples (``cpu_ticks_consumed``,
-``memory_used_bytes``: the host, operating system included) with ``scope="node"``. Memory is drawn in MB, like Nomad's asks.
+``memory_used_bytes``: the host, operating system included) with ``scope="node"``. Memory is
+drawn in MB, like Nomad's asks.
 """
 
 from __future__ import annotations

@@ -63,9 +63,12 @@ def _wire() -> tuple[dict[str, list[Any]], dict[str, dict[Hashable, Any]]]:
     live = LiveSource(NomadClient(transport=build_scenario("demo", seed=0).transport()))
     lists = {kind: live.list(kind) for kind in LIST_KINDS}  # type: ignore[arg-type]
     jobs = [(j.get("Namespace") or "default", j["ID"]) for j in lists["jobs"]][:3]
+    if ("default", "web") not in jobs:      # a job with scaling events, for scaling_events
+        jobs.append(("default", "web"))
     nodes = [n["ID"] for n in lists["nodes"]][:2]
     allocs = [a["ID"] for a in lists["allocations"] if a.get("ClientStatus") == "running"][:2]
-    keys: dict[str, list[Hashable]] = {"job": list(jobs), "job_versions": list(jobs), "node": list(nodes),
+    keys: dict[str, list[Hashable]] = {"job": list(jobs), "job_versions": list(jobs), "job_scale": list(jobs),
+                                      "node": list(nodes),
                                       "node_stats": list(nodes), "alloc_stats": list(allocs)}
     details = {kind: dict(live.details(kind, keys[kind]).objects) for kind in DETAIL_KINDS}  # type: ignore[arg-type]
     # Keep the lists small, so each example stays cheap: the objects the details cover first.
@@ -90,6 +93,7 @@ READS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "jobs": (("jobs",), ("job",)),
     "task_groups": (("jobs",), ("job",)),
     "job_versions": (("jobs",), ("job_versions",)),
+    "scaling_events": (("jobs",), ("job_scale",)),
     "evaluations": (("evaluations",), ()),
     "placement_failures": (("evaluations",), ()),
     "deployments": (("deployments",), ()),

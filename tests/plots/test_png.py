@@ -56,7 +56,8 @@ def _figures(capacity: pd.DataFrame, usage: pd.DataFrame, task_events: pd.DataFr
     return {
         "node_utilization": lambda: plots.node_utilization(capacity),
         "cluster_heatmap": lambda: plots.cluster_heatmap(capacity),
-        "utilization_over_time": lambda: plots.utilization_over_time(usage, by="node_pool", allocated=capacity, scope="node"),
+        "utilization_over_time": lambda: plots.utilization_over_time(usage, by="node_pool", allocated=capacity,
+                                                                     scope="node"),
         "task_timeline": lambda: plots.task_timeline(task_events),
         "incident_timeline": lambda: plots.incident_timeline(timeline, usage),
         "job_status": lambda: plots.job_status(jobs),
