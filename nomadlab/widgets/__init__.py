@@ -9,5 +9,7 @@ from __future__ import annotations
 
 from .filters import FilterPanel
 from .jobs import JobControl, JobTable
+from .live import LiveView
+from .logs import LogViewer
 
-__all__ = ["FilterPanel", "JobControl", "JobTable"]
+__all__ = ["FilterPanel", "JobControl", "JobTable", "LiveView", "LogViewer"]

@@ -40,7 +40,7 @@ def frame_html(frame: pd.DataFrame, *, max_rows: int = 200) -> str:
     if frame.empty:
         return "<i>no rows</i>"
     shown = frame.head(max_rows)
-    table = shown.to_html(index=False, escape=True, na_rep="", border=0)
+    table = str(shown.to_html(index=False, escape=True, na_rep="", border=0))
     more = len(frame) - len(shown)
     return table + (f"<i>… and {more} more row(s)</i>" if more > 0 else "")
 
@@ -55,4 +55,4 @@ def display_widget(widget: Any) -> None:
     """Show ``widget`` in the notebook."""
     from IPython.display import display
 
-    display(widget)
+    display(widget)  # type: ignore[no-untyped-call]

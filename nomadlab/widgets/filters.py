@@ -182,7 +182,7 @@ class FilterPanel:
                 continue
             col = frame[column]
             if column == "datacenters":
-                mask &= col.map(lambda v: bool(set(map(str, v or ())) & wanted))
+                mask &= col.map(lambda v, chosen_set=wanted: bool(set(map(str, v or ())) & chosen_set))
             else:
                 mask &= col.astype("string").isin(wanted).fillna(False).astype(bool)
         since = values["since"]
