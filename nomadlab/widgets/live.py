@@ -135,7 +135,7 @@ class LiveView:
     # -- the loop -----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        backoff = 1.0
+        backoff = min(1.0, self.max_backoff)
         while not self._stop.is_set():
             try:
                 reply = self.client.request("GET", self.path, namespace="*",
@@ -147,7 +147,7 @@ class LiveView:
                 if self.index == 0 or new != self.index:
                     self.index = max(new, 1)
                     self._redraw(self._fetch(self.client))
-                backoff = 1.0
+                backoff = min(1.0, self.max_backoff)
             except (NomadTransportError, ServerError) as exc:
                 self.error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
                 logger.info("live view of %s: %s; retrying in %.1fs", self.path, self.error, backoff)
@@ -169,12 +169,12 @@ class LiveView:
     def _redraw(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self.updated = pd.Timestamp.now(tz="UTC")
-        self.redraws += 1
         self.error = None
         self.table.value = frame_html(frame)
         if self.figure is not None:
             self._draw_figure(self.figure(frame))
         self.info.value = message_html(self._info_text("watching"))
+        self.redraws += 1  # last: a reader seeing the count sees the whole redraw
 
     def _draw_figure(self, fig: Any) -> None:
         with self.fig_widget.batch_update():
