@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+
 from nomadlab import audit_log
 from nomadlab.client import NomadClient
 from nomadlab.config import NomadConfig
