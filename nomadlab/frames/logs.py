@@ -70,7 +70,10 @@ def parse_line_time(line: str) -> int | None:
 def _client_of(source: Any) -> NomadClient:
     if isinstance(source, NomadClient):
         return source
-    client = getattr(source_of(source), "client", None)  # a LiveSource
+    inner = source_of(source)
+    while not hasattr(inner, "client") and hasattr(inner, "source"):  # a CachedSource
+        inner = inner.source
+    client = getattr(inner, "client", None)  # a LiveSource
     if not isinstance(client, NomadClient):
         raise TypeError("the logs frame streams from a node: pass a NomadClient (or None)")
     return client
@@ -110,7 +113,8 @@ def logs(
     source
         A :class:`~nomadlab.client.NomadClient` (or ``None`` to connect from ``NOMAD_*``).
     alloc
-        Allocation ID; give this or ``job``.
+        Allocation ID. Give this, or ``job``, or neither: then every running allocation the
+        token can see is read (one log stream per task and stream: use it on small clusters).
     task
         Task name; with ``job=`` (or an allocation of one task) it may be left out, and then
         every task of each allocation is read.
@@ -120,8 +124,8 @@ def logs(
         Where to start reading: ``offset`` bytes from the start, or from the end with
         ``origin="end"`` (line numbers then count from that point).
     job
-        Every allocation of this job instead of one allocation, merged by time where known,
-        else by allocation then line.
+        Every allocation of this job instead of one allocation. Lines of several allocations
+        are merged by time where known, else by allocation then line.
     namespace
         The job's namespace (with ``job=``).
 
@@ -139,14 +143,17 @@ def logs(
     >>> sorted(df["stream"].unique().tolist()), df["alloc_id"].nunique()
     (['stderr', 'stdout'], 3)
     """
-    if (alloc is None) == (job is None):
-        raise ValueError("give either alloc= or job=")
+    if alloc is not None and job is not None:
+        raise ValueError("give either alloc= or job=, not both")
     streams = _streams(log_type)
     client = _client_of(source)
     if job is not None:
         allocs = client.get(f"/v1/job/{job}/allocations", namespace=namespace).body or []
-    else:
+    elif alloc is not None:
         allocs = [client.get(f"/v1/allocation/{alloc}").body or {}]
+    else:
+        allocs = [a for a in source_of(source).list("allocations")
+                  if a.get("ClientStatus") == "running"]
     errors: dict[Hashable, str] = {}
     cols: dict[str, list[Any]] = {c.name: [] for c in LOGS.columns}
     for a in allocs:
@@ -169,7 +176,7 @@ def logs(
                     cols["line_no"].append(n)
                     cols["line"].append(line)
     frame = LOGS.build(cols)
-    if job is not None and len(frame):
+    if alloc is None and len(frame):
         frame = _merged(frame)
     frame.attrs["errors"] = errors
     return frame

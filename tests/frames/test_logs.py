@@ -80,8 +80,8 @@ def test_down_node_is_named_in_errors(cluster: SimCluster, client: NomadClient) 
 
 
 def test_arguments_are_checked(client: NomadClient) -> None:
-    with pytest.raises(ValueError, match="alloc= or job="):
-        logs(client)
+    with pytest.raises(ValueError, match="not both"):
+        logs(client, "x", job="web")
     with pytest.raises(ValueError, match="log_type"):
         logs(client, job="web", log_type="journal")
 
@@ -99,3 +99,13 @@ def test_parse_line_time(line: str, expected: str) -> None:
 def test_parse_line_time_none() -> None:
     assert parse_line_time("10.0.0.1 - - [01/Jan/2026:00:00:03 +0000]") is None
     assert parse_line_time("") is None
+
+
+def test_every_running_allocation_by_default(client: NomadClient) -> None:
+    from nomadlab.sources import CachedSource, LiveSource
+
+    df = logs(CachedSource(LiveSource(client)))
+    running = {str(a["ID"]) for a in client.get("/v1/allocations", namespace="*").body
+               if a["ClientStatus"] == "running"}
+    assert set(df["alloc_id"]) == running
+    assert df.attrs["errors"] == {}
