@@ -62,6 +62,7 @@ class JobControl:
         self.counts: dict[str, w.IntText] = {}
         self.plans: list[actions.Plan] = []
         self.outcomes: list[actions.Outcome] = []
+        self.deployment: dict[str, Any] | None = None
         self.title = w.HTML()
         self.groups_box = w.VBox()
         self.plan_button = w.Button(description="Plan", icon="search")
@@ -155,9 +156,25 @@ class JobControl:
         def hooked(seconds: float) -> None:
             advance(seconds)
             moved[0] += seconds
-            self.status.value = message_html(f"{label}: following, {moved[0]:.0f}s …")
+            self.status.value = message_html(f"{label}: following, {moved[0]:.0f}s …"
+                                             + self._deployment_text())
 
         return hooked
+
+    def _deployment_text(self) -> str:
+        """The job's latest deployment as "; deployment abcd1234 running, 2/3 healthy"."""
+        try:
+            dep = self.client.get(f"/v1/job/{self.job}/deployment", namespace=self.namespace).body
+        except NomadError:
+            return ""
+        if not isinstance(dep, dict) or not dep:
+            return ""
+        groups = (dep.get("TaskGroups") or {}).values()
+        healthy = sum(int(g.get("HealthyAllocs") or 0) for g in groups)
+        desired = sum(int(g.get("DesiredTotal") or 0) for g in groups)
+        self.deployment = dep
+        return (f"; deployment {str(dep.get('ID', ''))[:8]} {dep.get('Status', '')}, "
+                f"{healthy}/{desired} healthy")
 
     def confirm(self) -> list[actions.Outcome]:
         """Apply the shown plans (the **Confirm** button); each outcome is shown as it arrives."""

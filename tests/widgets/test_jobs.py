@@ -43,6 +43,9 @@ def test_plan_confirm_scales_and_audits(cluster: SimCluster, client: NomadClient
     control.confirm_button.click()
     assert _count(cluster, "web", "frontend") == before + 2
     assert [o.status for o in control.outcomes] == ["healthy"]
+    # progress was read while following: the job's deployment, seen through the advance hook
+    assert control.deployment is not None
+    assert control.deployment["ID"] == control.outcomes[0].deployment_id
     assert "healthy" in control.status.value
     log = audit_log(audit_path)
     assert log["action"].tolist() == ["scale"]
