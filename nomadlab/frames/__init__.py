@@ -17,6 +17,7 @@ from .allocations import AllocationFrames, allocation_frames, allocations, task_
 from .deployments import deployments
 from .evaluations import evaluations, placement_failures
 from .jobs import job_versions, jobs, task_groups
+from .logs import logs
 from .namespaces import namespaces
 from .nodes import node_events, nodes
 from .scaling import scaling_events
@@ -25,7 +26,7 @@ from .stats import alloc_stats, node_stats
 
 FETCHERS: tuple[str, ...] = (
     "alloc_stats", "allocation_frames", "allocations", "deployments", "evaluations", "job_versions",
-    "jobs", "namespaces", "node_events", "node_stats", "nodes", "placement_failures", "scaling_events",
+    "jobs", "logs", "namespaces", "node_events", "node_stats", "nodes", "placement_failures", "scaling_events",
     "task_events", "task_groups", "tasks",
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "evaluations",
     "job_versions",
     "jobs",
+    "logs",
     "namespaces",
     "node_events",
     "node_stats",
