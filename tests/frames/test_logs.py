@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nomadlab.client import NomadClient
 from nomadlab.frames import REGISTRY, logs
@@ -109,3 +113,17 @@ def test_every_running_allocation_by_default(client: NomadClient) -> None:
                if a["ClientStatus"] == "running"}
     assert set(df["alloc_id"]) == running
     assert df.attrs["errors"] == {}
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_any_line_parses_to_a_time_or_none(line: str) -> None:
+    got = parse_line_time(line)
+    assert got is None or isinstance(got, int)
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)))
+@settings(max_examples=100, deadline=None)
+def test_a_leading_rfc3339_time_is_read_back(when: datetime) -> None:
+    stamp = when.replace(microsecond=0)
+    assert parse_line_time(stamp.strftime("%Y-%m-%dT%H:%M:%SZ") + " started") == int(stamp.timestamp()) * 10**9
