@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import httpx
 import pytest
@@ -11,6 +10,8 @@ import pytest
 from nomadlab.client import NomadClient
 from nomadlab.config import NomadConfig
 from nomadlab.sim import SimCluster
+from tests.actions.conftest import audit_path as audit_path  # noqa: F401  (autouse: the audit log in tmp)
+from tests.actions.conftest import cluster as cluster  # noqa: F401
 
 
 class CountingTransport(httpx.BaseTransport):
@@ -33,20 +34,6 @@ class CountingTransport(httpx.BaseTransport):
     def writes(self) -> list[tuple[str, str, str]]:
         with self._lock:
             return [s for s in self.seen if s[0] != "GET"]
-
-
-@pytest.fixture(autouse=True)
-def audit_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "audit.jsonl"
-    monkeypatch.setenv("NOMADLAB_AUDIT_LOG", str(path))
-    return path
-
-
-@pytest.fixture
-def cluster() -> SimCluster:
-    c = SimCluster.default(seed=1)
-    c.run_until_idle(600)
-    return c
 
 
 @pytest.fixture
