@@ -62,6 +62,7 @@ __all__ = [
     "DebugArchiveWarning",
     "Interval",
     "open_debug_archive",
+    "summarize_problems",
 ]
 
 _List = list
@@ -179,12 +180,32 @@ def open_debug_archive(path: str | os.PathLike[str]) -> DebugArchive:
         raise FileNotFoundError(f"no debug archive at {p}: give the nomad-debug-*.tar.gz file or its extracted folder")
     content = _read_folder(p) if p.is_dir() else _read_tarball(p)
     archive = DebugArchive(content)
+    _ = archive.problems    # decode every member now, so the warning names every problem
     if content.problems:
-        listed = "; ".join(str(x) for x in content.problems[:8])
-        more = f"; and {len(content.problems) - 8} more" if len(content.problems) > 8 else ""
+        lines = summarize_problems(content.problems)
+        listed = "; ".join(lines[:8])
+        more = f"; and {len(lines) - 8} more" if len(lines) > 8 else ""
         warnings.warn(f"debug archive {p.name}: {len(content.problems)} member(s) could not be read whole: "
                       f"{listed}{more} (the rest is read; see .problems)", DebugArchiveWarning, stacklevel=2)
     return archive
+
+
+def summarize_problems(problems: Iterable[ArchiveProblem]) -> list[str]:
+    """Problems as lines, those of the same file and message in several intervals as one
+    (``interval/{0000,0001,0002}/license.json: ...``)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for problem in problems:
+        m = re.match(r"((?:interval|nomad)/)(\d{4})(/.*)\Z", problem.member)
+        key = (f"{m.group(1)}*{m.group(3)}", problem.message) if m else (problem.member, problem.message)
+        groups.setdefault(key, []).append(m.group(2) if m else "")
+    lines = []
+    for (member, message), folders in groups.items():
+        if len(folders) > 1:
+            member = member.replace("*", "{" + ",".join(folders) + "}")
+        elif folders[0]:
+            member = member.replace("*", folders[0])
+        lines.append(f"{member}: {message}")
+    return lines
 
 
 def _strip_top(names: Iterable[str]) -> str:
