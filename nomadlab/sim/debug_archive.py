@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from nomadlab.client import NomadClient
 from nomadlab.errors import NomadAPIError, NomadError
+from nomadlab.streams import Event, EventStreamDecoder
 
 if TYPE_CHECKING:
     from .cluster import SimCluster
@@ -120,6 +121,15 @@ def _api_error(exc: NomadError) -> str:
     if isinstance(exc, NomadAPIError):
         return f"Unexpected response code: {exc.status} ({exc.body})"
     return str(exc)
+
+
+def _event_line(event: Event) -> bytes:
+    """One line of ``eventstream.json``: ``api.Event`` marshalled (its fields in struct order,
+    no Namespace; the payload a ``map[string]any``)."""
+    head = go_json({"Topic": event.topic, "Type": event.type, "Key": event.key,
+                    "FilterKeys": list(event.filter_keys) or None, "Index": event.index})
+    payload = go_json(_go_number(dict(event.payload)), sort_keys=True)
+    return head[:-1] + b',"Payload":' + payload + b"}\n"
 
 
 def _topic_params(topics: Sequence[str]) -> list[tuple[str, str]]:
@@ -256,23 +266,22 @@ class DebugCapture:
         if latest < self._next_event_index:
             return
         wanted = _topic_params(self.event_topics)
-        stream = self.client.events(["*"], index=self._next_event_index, namespace="*", reconnect=False)
-        try:
-            for event in stream:
-                self._next_event_index = event.index + 1
-                if any((t in ("*", event.topic)) and (k == "*" or k == event.key or k in event.filter_keys)
-                       for t, k in wanted):
-                    # api.Event's fields in struct order (it has no Namespace); the payload a map.
-                    head = go_json({"Topic": event.topic, "Type": event.type, "Key": event.key,
-                                    "FilterKeys": list(event.filter_keys) or None, "Index": event.index})
-                    payload = go_json(_go_number(dict(event.payload)), sort_keys=True)
-                    self._events.append(head[:-1] + b',"Payload":' + payload + b"}\n")
-                if event.index >= latest:
+        decoder = EventStreamDecoder()
+        params = {"topic": "*", "index": str(self._next_event_index)}
+        with self.client.open_stream("/v1/event/stream", params=params, namespace="*") as response:
+            done = False
+            for chunk in response.iter_bytes():
+                for batch in decoder.feed(chunk):
+                    self._next_event_index = batch.index + 1
+                    for event in batch.events:
+                        if any(t in ("*", event.topic) and (k == "*" or k == event.key or k in event.filter_keys)
+                               for t, k in wanted):
+                            self._events.append(_event_line(event))
+                    done = batch.index >= latest
+                    if done:
+                        break
+                if done:
                     break
-        finally:
-            close = getattr(stream, "close", None)   # a generator: closes the HTTP stream
-            if callable(close):
-                close()
         self.files[f"{self._cluster_dir}/eventstream.json"] = b"".join(self._events)
         self.mtimes[f"{self._cluster_dir}/eventstream.json"] = self.cluster.now_ns() // NS_PER_S
 
