@@ -35,6 +35,7 @@ when the archive is opened. Only an archive with nothing readable at all raises
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -223,29 +224,44 @@ def _read_tarball(path: Path) -> _Content:
     members: dict[str, bytes] = {}
     mtimes: dict[str, float] = {}
     problems: list[ArchiveProblem] = []
-    try:
-        tar = tarfile.open(path, mode="r|*")  # noqa: SIM115 - closed by the with block below
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise DebugArchiveError(f"{path} is not a tar archive ({exc}): give the nomad-debug-*.tar.gz "
-                                f"that nomad operator debug wrote, or the folder it was extracted to") from None
-    current = "(the archive's first member)"
-    try:
-        with tar:
-            for info in tar:
-                current = info.name
-                if not info.isfile():
-                    continue
-                fh = tar.extractfile(info)
-                if fh is None:
-                    continue
-                members[info.name] = fh.read()
-                mtimes[info.name] = float(info.mtime)
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        members.pop(current, None)
-        problems.append(ArchiveProblem(
-            current, f"the archive ends inside this member ({type(exc).__name__}: {exc}); it and every member "
-                     f"after it are missing. The file was cut short (an interrupted copy or capture): copy it "
-                     f"again from where nomad operator debug wrote it"))
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+        try:
+            tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - closed by the with block below
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            raise DebugArchiveError(f"{path} is not a tar archive ({exc}): give the nomad-debug-*.tar.gz "
+                                    f"that nomad operator debug wrote, or the folder it was extracted to") from None
+        current = "(the archive's first member)"
+        last = "(its start)"
+        try:
+            with tar:
+                for info in tar:
+                    current = info.name
+                    if not info.isfile():
+                        continue
+                    fh = tar.extractfile(info)
+                    if fh is None:
+                        continue
+                    members[info.name] = fh.read()
+                    mtimes[info.name] = float(info.mtime)
+                    last = info.name
+                current = ""
+                while stream.read(1 << 20):     # to the end: a cut gzip stream fails here
+                    pass
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            if current:
+                members.pop(current, None)
+                problems.append(ArchiveProblem(
+                    current, f"the archive ends inside this member ({type(exc).__name__}: {exc}); it and every "
+                             f"member after it are missing. The file was cut short (an interrupted copy or capture): "
+                             f"copy it again from where nomad operator debug wrote it"))
+            else:
+                problems.append(ArchiveProblem(
+                    "(after " + last + ")", f"the archive ends before its end marker ({type(exc).__name__}: {exc}); "
+                    f"members after {last} are missing. The file was cut short (an interrupted copy or capture): "
+                    f"copy it again from where nomad operator debug wrote it"))
     top = _strip_top(members)
     strip = len(top) + 1 if top else 0
     content = _Content(path, top, {n[strip:]: b for n, b in members.items()},
@@ -413,6 +429,7 @@ class DebugArchive:
         topics = self.flags.get("event-topic")
         self.event_topics: tuple[str, ...] = () if topics in (None, "", "none") else tuple(str(topics).split(","))
         self.intervals: tuple[Interval, ...] = self._intervals()
+        self._check_manifest()
         if not self.intervals and interval is None:
             self._note("interval/", "holds no interval capture: the capture stopped before its first interval; "
                                     "only cluster/ is read (nodes and namespaces)")
@@ -453,6 +470,19 @@ class DebugArchive:
     def __repr__(self) -> str:
         at = f", interval {self.interval.folder} at {self.interval.time.isoformat()}" if self.interval else ""
         return f"DebugArchive({self.name!r}, layout={self.layout!r}, {len(self.intervals)} interval(s){at})"
+
+    def _check_manifest(self) -> None:
+        """Name what ``index.json`` lists that is not in the archive (a cut or partial copy)."""
+        if "index.json" not in self._content.members:
+            return
+        listed = self.manifest
+        if listed is None:
+            return
+        absent = [m for m in listed if m not in self._content.members]
+        if absent:
+            shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+            self._note("index.json", f"lists {len(absent)} member(s) that are not in the archive: {shown}. The "
+                                     f"archive is incomplete (cut short, or copied in part): copy it again")
 
     def _layout(self) -> ArchiveLayout:
         names = self._content.members
