@@ -326,9 +326,10 @@ def write_events(events: Iterable[Event | Mapping[str, Any]] | pd.DataFrame, roo
     cluster
         The cluster's name (letters, digits, ``.``, ``_``, ``-``).
 
-    An event goes to the UTC day of its ``time``; an event without one (Nomad stamps none, and
-    not every payload has a time) goes to the day of the nearest earlier event with a time
-    in the same call, else of the first later one, else today. One new
+    An event goes to the UTC day of its ``time``, or of the latest time among the events of the
+    same Raft index (one commit, one day); an event without one (Nomad stamps none, and not
+    every payload has a time) goes to the day of the nearest earlier event with a time in the
+    same call, else of the first later one, else today. One new
     ``part-<n>.parquet`` per day, written atomically; existing parts are never changed.
 
     Returns
@@ -339,7 +340,9 @@ def write_events(events: Iterable[Event | Mapping[str, Any]] | pd.DataFrame, roo
     frame = events if isinstance(events, pd.DataFrame) else events_frame(events)
     if "time" not in frame.columns:
         raise ValueError("not an events frame: columns ['time'] are missing (see nomadlab.history.EVENTS)")
-    days = frame["time"].dt.strftime("%Y-%m-%d").astype(object).where(frame["time"].notna(), None)
+    # the events of one Raft index are one commit: they share the day of the latest time among them
+    latest = frame["time"].groupby(frame["index"].fillna(-1)).transform("max") if len(frame) else frame["time"]
+    days = latest.dt.strftime("%Y-%m-%d").astype(object).where(latest.notna(), None)
     days = days.ffill().bfill().fillna(pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d"))
     return _write_table(frame, root, "events", cluster=cluster, days=days)
 
