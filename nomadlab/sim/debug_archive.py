@@ -51,11 +51,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from nomadlab.client import NomadClient
-from nomadlab.errors import NomadAPIError, NomadError
-from nomadlab.streams import Event, EventStreamDecoder
-
 if TYPE_CHECKING:
+    from nomadlab.errors import NomadError
+    from nomadlab.streams import Event
+
     from .cluster import SimCluster
 
 __all__ = ["LAYOUTS", "DebugCapture", "Layout", "archive_name", "go_json", "write_debug_archive"]
@@ -118,6 +117,8 @@ def go_json(value: Any, *, sort_keys: bool = False) -> bytes:
 
 def _api_error(exc: NomadError) -> str:
     """The Go API client's error text for a failed request."""
+    from nomadlab.errors import NomadAPIError
+
     if isinstance(exc, NomadAPIError):
         return f"Unexpected response code: {exc.status} ({exc.body})"
     return str(exc)
@@ -173,6 +174,10 @@ class DebugCapture:
         self.event_topics = list(event_topics) if event_topics is not None else None
         self.interval_s = interval_s
         self.duration_s = duration_s
+        # A client of the simulator, as the CLI is of Nomad: the one sim module that reads the
+        # cluster through nomadlab's client (imported here, so nomadlab.sim itself does not).
+        from nomadlab.client import NomadClient
+
         self.client = NomadClient(address="http://127.0.0.1:4646", token=token, transport=cluster.transport())
         self._token = token
         self.started_ns = cluster.now_ns()
@@ -188,6 +193,8 @@ class DebugCapture:
     # -- reading through the API ----------------------------------------------------------
 
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> tuple[Any, str | None]:
+        from nomadlab.errors import NomadError
+
         ns = self.namespace if path in _NAMESPACED else None
         try:
             return self.client.get(path, params=dict(params or {}), namespace=ns).body, None
@@ -227,6 +234,25 @@ class DebugCapture:
                           ("regions.json", "/v1/regions")):
             body, err = self._get(path)
             self._put_json(f"{cdir}/{rel}", body, err)
+        self._monitors(nodes if self.layout != "legacy" else self._get("/v1/nodes")[0], members)
+
+    def _monitors(self, nodes: Any, members: Any) -> None:
+        """``client/<node-id>/monitor.log`` for up to ``-max-nodes`` (10) nodes and
+        ``server/<name>/monitor.log`` per server: the monitor stream's lines, or the CLI's
+        ``monitor: <error>`` line when the agent does not stream (outside the manifest, as the
+        CLI writes them); ``agent-host.json`` beside it when ``/v1/agent/host`` answers."""
+        node_ids = [n["ID"] for n in (nodes or []) if isinstance(n, dict) and "ID" in n][:10]
+        servers = [m["Name"] for m in ((members or {}).get("Members") or []) if isinstance(m, dict) and "Name" in m]
+        for folder, key, ids in (("client", "node_id", node_ids), ("server", "server_id", servers)):
+            for ident in ids:
+                _, err = self._get("/v1/agent/monitor", {key: ident, "log_level": "TRACE"})
+                line = f"monitor: {err}\n" if err is not None else ""
+                rel = f"{folder}/{ident}/monitor.log"
+                self.files[rel] = line.encode()
+                self.mtimes[rel] = self.cluster.now_ns() // NS_PER_S
+                host, host_err = self._get("/v1/agent/host", {key: ident})
+                if host_err is None:
+                    self._put(f"{folder}/{ident}/agent-host.json", go_json(host))
 
     def _flags(self) -> dict[str, Any]:
         actual = {"duration": f"{int(self.duration_s)}s" if self.duration_s else None,
@@ -265,6 +291,8 @@ class DebugCapture:
         latest = frames[-1][0] if frames else 0
         if latest < self._next_event_index:
             return
+        from nomadlab.streams import EventStreamDecoder
+
         wanted = _topic_params(self.event_topics)
         decoder = EventStreamDecoder()
         params = {"topic": "*", "index": str(self._next_event_index)}

@@ -114,9 +114,18 @@ def test_current_layout_is_nomads(tmp_path: Path) -> None:
                   "metrics", "operator-raft", "operator-scheduler", "operator-autopilot-health", "license"):
             assert f"interval/{n:04d}/{f}.json" in names
     files = cap.members()
-    # index.json: the manifest of every file written but itself, index.html and the event stream
+    # index.json: the manifest of every file written but itself, index.html, the event stream and monitors
     manifest = json.loads(files["index.json"])
-    assert sorted(manifest) == sorted(set(files) - {"index.json", "index.html", "cluster/eventstream.json"})
+    outside = {"index.json", "index.html", "cluster/eventstream.json"}
+    outside |= {f for f in files if f.endswith("/monitor.log")}
+    assert sorted(manifest) == sorted(set(files) - outside)
+    # a monitor per node (up to -max-nodes, 10) and per server; an agent that does not stream
+    # leaves the CLI's error line
+    monitors = sorted(f for f in files if f.startswith("client/") and f.endswith("/monitor.log"))
+    node_ids = [n["ID"] for n in json.loads(files["cluster/nodes.json"])][:10]
+    assert monitors == sorted(f"client/{i}/monitor.log" for i in node_ids)
+    assert all(files[m].startswith(b"monitor: Unexpected response code: 404") for m in monitors)
+    assert any(f.startswith("server/") for f in files)
     assert files["index.json"].endswith(b"]\n")
     # interval lists are NDJSON: one compact object per line, each line ending in a newline
     allocs = files["interval/0000/allocations.json"]
