@@ -12,9 +12,11 @@ what the CLI writes (``command/operator_debug.go``):
   ``metrics.json``, ``operator-raft.json``, ``operator-scheduler.json``,
   ``operator-autopilot-health.json`` and ``license.json``. A read that fails leaves
   ``{"Error":"..."}`` in the file, with the Go API client's wording
-  (``Unexpected response code: 404 (...)``), as for the endpoints the simulator does not serve;
+  (``Unexpected response code: 404``, then the body in brackets when there is one), as for
+  the endpoints the simulator does not serve;
+- ``client/<node-id>/monitor.log`` and ``server/<name>/monitor.log``;
 - ``index.json`` (the manifest: a JSON array of the relative paths written, in order, without
-  ``eventstream.json``, which the CLI writes outside its manifest) and ``index.html``;
+  ``eventstream.json`` and the monitors, which the CLI writes outside it) and ``index.html``;
 - packed as ``nomad-debug-<2006-01-02-150405Z>.tar.gz`` with a top folder of the same name,
   regular files only, each with its write time as its modification time.
 
@@ -120,7 +122,8 @@ def _api_error(exc: NomadError) -> str:
     from nomadlab.errors import NomadAPIError
 
     if isinstance(exc, NomadAPIError):
-        return f"Unexpected response code: {exc.status} ({exc.body})"
+        body = exc.body if isinstance(exc.body, str) else ("" if exc.body is None else str(exc.body))
+        return f"Unexpected response code: {exc.status}" + (f" ({body})" if body else "")
     return str(exc)
 
 

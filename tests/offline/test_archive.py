@@ -134,7 +134,7 @@ def test_current_layout_is_nomads(tmp_path: Path) -> None:
     # cluster/nodes.json: one JSON array
     assert files["cluster/nodes.json"].startswith(b"[{") and b"\n" not in files["cluster/nodes.json"]
     # an endpoint the server does not serve leaves Go's error wrapper with the API client's text
-    assert json.loads(files["interval/0000/license.json"]) == {"Error": "Unexpected response code: 404 ()"}
+    assert json.loads(files["interval/0000/license.json"]) == {"Error": "Unexpected response code: 404"}
     flags = json.loads(files["cluster/cli-flags.json"])
     assert flags["Actual"]["interval"]["Value"] == "30s" and flags["Formal"]["duration"]["DefValue"] == "5m"
     # file times are when each was written: interval n at start + 30 s × n
