@@ -64,7 +64,7 @@ def _read_everything(path: Path) -> list[str]:
     return problems
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(mangles, min_size=1, max_size=3))
 def test_mangled_members_never_fail_the_reader(changes: list[tuple[str, str, float, bytes]]) -> None:
     files = dict(MEMBERS)
@@ -100,7 +100,7 @@ def _tarball(files: dict[str, bytes]) -> bytes:
 WHOLE = _tarball(MEMBERS)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.integers(0, len(WHOLE)), st.binary(max_size=16))
 def test_a_cut_or_damaged_tarball_reads_what_precedes_the_damage(cut: int, junk: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
