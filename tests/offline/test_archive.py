@@ -386,3 +386,36 @@ def test_extracted_folder_found_from_its_parent(plain: DebugCapture, tmp_path: P
     archive = _open(tmp_path)
     assert archive.name == top.name and len(archive.intervals) == INTERVALS
 
+
+
+# -- interval times ------------------------------------------------------------------------------
+
+
+def test_interval_times_from_metrics_then_mtime_then_schedule(plain: DebugCapture, tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    top = plain.write(tmp_path, compress=False)
+    start = pd.Timestamp(plain.started_ns, unit="ns", tz="UTC")
+    # metrics.json's Timestamp (Go's time.Time text) wins over the file times
+    (top / "interval/0001/metrics.json").write_text(json.dumps(
+        {"Timestamp": "2026-01-01 00:01:02.25 +0000 UTC", "Gauges": [], "Counters": [], "Samples": [], "Points": []}))
+    archive = _open(top)
+    assert (archive.intervals[1].time_source, archive.intervals[1].time) == \
+        ("metrics", pd.Timestamp("2026-01-01T00:01:02.25Z"))
+    assert archive.intervals[0].time_source == "mtime" and archive.intervals[0].time == start
+    # file times that cannot be the capture's (a copy that reset them) give way to the schedule
+    for f in (top / "interval").rglob("*.json"):
+        os.utime(f, (0, 0))
+    archive = _open(top)
+    assert [i.time_source for i in archive.intervals] == ["schedule", "metrics", "schedule"]
+    assert archive.intervals[2].time == start + pd.Timedelta(seconds=60)
+    # no interval at all: the nodes come from cluster/nodes.json, the rest says why it is empty
+    shutil.rmtree(top / "interval")
+    archive = _open(top)
+    assert archive.intervals == () and archive.interval is None
+    nodes = archive.list("nodes")
+    assert nodes and {n[CAPTURED_KEY] for n in nodes} == {int(start.value)}
+    with pytest.warns(DebugArchiveWarning, match="no interval capture"):
+        assert archive.list("jobs") == []
+    assert archive.time_range() == (start, start)
