@@ -13,9 +13,11 @@ What an archive holds, and so what frames from it show:
 - ``cluster/``: the node stubs at the start, the namespaces, agent and member information, and
   with ``-event-topic`` the event stream (:meth:`DebugArchive.events`).
 
-What it does not hold: usage stats (``node_stats``, ``alloc_stats``), full job specs and their
-versions (``task_groups``, ``job_versions``, ``scaling_events``), full nodes (``node_events``),
-node pools, resources of allocations and nodes, and logs. Asking for those gives a
+What it does not hold: usage stats (``node_stats``, ``alloc_stats``), job versions and scaling
+status (``job_versions``, ``scaling_events``), node pools, resources of allocations and nodes,
+and logs; full job specs (``task_groups``) and full nodes (``node_events``) only where the
+event stream was captured (``-event-topic Job``, ``Node``) and still held the event of the
+job's or node's version at that interval (its payload is the full object). Asking for those gives a
 :class:`DebugArchiveWarning` (lists) or a reason per object in :attr:`Details.errors`, never a
 silently empty answer.
 
@@ -78,13 +80,13 @@ NS_PER_S = 1_000_000_000
 # What an archive does not hold, by what a source is asked: the reason a frame reports.
 MISSING: dict[str, str] = {
     "node_pools": "debug archives hold no node pools (nomad operator debug does not capture /v1/node/pools)",
-    "job": "debug archives hold job list stubs only, no full job specs (task groups, tasks, resources); "
-           "read them from a live cluster or a nomadlab snapshot",
+    "job": "debug archives hold job list stubs only, no full job specs (task groups, tasks, resources), "
+           "unless captured with -event-topic Job; read them from a live cluster or a nomadlab snapshot",
     "job_versions": "debug archives hold no job versions; read them from a live cluster or a nomadlab snapshot",
     "job_scale": "debug archives hold no scaling status or scaling events; read them from a live cluster "
                  "or a nomadlab snapshot",
-    "node": "debug archives hold node list stubs only, no full nodes (node events, attributes); read them "
-            "from a live cluster or a nomadlab snapshot",
+    "node": "debug archives hold node list stubs only, no full nodes (node events, attributes), unless "
+            "captured with -event-topic Node; read them from a live cluster or a nomadlab snapshot",
     "node_stats": "debug archives hold no usage stats (nomad operator debug does not read /v1/client/stats); "
                   "sample usage with nomadlab.analysis.usage.sample_usage or a nomadlab recording",
     "alloc_stats": "debug archives hold no usage stats (nomad operator debug does not read allocation "
@@ -94,6 +96,8 @@ MISSING: dict[str, str] = {
 _FILES: dict[str, str] = {"jobs": "jobs.json", "allocations": "allocations.json", "nodes": "nodes.json",
                           "evaluations": "evaluations.json", "deployments": "deployments.json"}
 _NAMESPACED = frozenset({"jobs", "allocations", "evaluations", "deployments"})
+# Per-object reads an event stream can answer: the topic whose payloads are the full objects.
+_FROM_EVENTS: dict[str, str] = {"job": "Job", "node": "Node"}
 _TOP = re.compile(r"nomad-debug-(\d{4}-\d{2}-\d{2}-\d{6}Z)\Z")
 _INTERVAL_DIR = re.compile(r"(?:interval|nomad)/(\d{4})/([^/]+)\Z")
 _GO_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)? ([+-]\d{4})")
@@ -148,6 +152,7 @@ class _Content:
     problems: list[ArchiveProblem] = field(default_factory=list)
     parsed: dict[str, _Parsed] = field(default_factory=dict)
     warned: set[str] = field(default_factory=set)
+    events: list[Event] | None = None
 
 
 def open_debug_archive(path: str | os.PathLike[str]) -> DebugArchive:
@@ -687,9 +692,59 @@ class DebugArchive:
         :attr:`Details.errors` (see :data:`MISSING`)."""
         if kind not in DETAIL_KINDS:
             raise ValueError(f"unknown detail kind {kind!r}; expected one of {', '.join(DETAIL_KINDS)}")
+        if kind in _FROM_EVENTS and keys and any(e.topic == _FROM_EVENTS[kind] for e in self._events_quiet()):
+            return self._details_from_events(kind, keys)
         if keys:
             self._warn(f"{self.name}: {MISSING[kind]}")
         return Details({}, {key: MISSING[kind] for key in keys})
+
+    def _events_quiet(self) -> _List[Event]:
+        if f"{self._cluster_dir()}/eventstream.json" not in self._content.members:
+            return []
+        if self._content.events is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DebugArchiveWarning)
+                self._content.events = self.events()
+        return self._content.events
+
+    def _details_from_events(self, kind: DetailKind, keys: Sequence[Hashable]) -> Details:
+        """Full jobs or nodes from the event stream's payloads: for each key, the object of the
+        event at the interval stub's own version (a job's ``JobModifyIndex``, a node's
+        ``ModifyIndex``), so it is what the cluster held at that interval."""
+        topic = _FROM_EVENTS[kind]
+        listed = self.list("jobs" if kind == "job" else "nodes")
+        stubs: dict[Hashable, dict[str, Any]] = {}
+        for stub in listed:
+            key = (stub.get("Namespace"), stub.get("ID")) if kind == "job" else stub.get("ID")
+            stubs[key] = stub
+        field_name = "JobModifyIndex" if kind == "job" else "ModifyIndex"
+        found: dict[Hashable, Any] = {}
+        for event in self._events_quiet():
+            if event.topic != topic:
+                continue
+            obj = event.payload.get(topic)
+            if not isinstance(obj, dict):
+                continue
+            key = (obj.get("Namespace"), obj.get("ID")) if kind == "job" else obj.get("ID")
+            at = stubs.get(key)
+            if at is not None and obj.get(field_name) == at.get(field_name) and \
+                    (not isinstance(at.get("ModifyIndex"), int) or event.index <= at["ModifyIndex"]):
+                found[key] = obj          # the latest event at that version, up to the stub
+        errors: dict[Hashable, str] = {}
+        for key in keys:
+            if key in found:
+                continue
+            if key not in stubs:
+                folder = self.interval.folder if self.interval else "-"
+                errors[key] = f"not in the {kind} list of interval {folder}"
+            else:
+                errors[key] = (f"the archive's event stream holds no {topic} event at this {kind}'s {field_name} "
+                               f"{stubs[key].get(field_name)} (the stream keeps the last events only); "
+                               f"{MISSING[kind]}")
+        if errors:
+            self._warn(f"{self.name}: {len(errors)} {kind}(s) are not in the archive's event stream at their "
+                       f"version: {MISSING[kind]}")
+        return Details({k: found[k] for k in keys if k in found}, errors)
 
     def events(self) -> _List[Event]:
         """The captured event stream (``cluster/eventstream.json``; empty, with a warning, when

@@ -164,7 +164,8 @@ def _from_archive(path: Path) -> Inspection:
                           + ")" if events else "0"))
         else:
             facts.append(("events", "none captured (no -event-topic)"))
-        facts.append(("not held", "usage stats, full job specs, job versions, full nodes, node pools, logs"))
+        facts.append(("not held", "usage stats, job versions, scaling status, node pools, logs; full job specs "
+                                  "and nodes only from the event stream"))
     start, end = archive.time_range()
     return Inspection("debug-archive", f"{path}: nomad operator debug archive {archive.name}", tuple(facts),
                       start, end, problems)

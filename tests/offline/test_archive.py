@@ -236,12 +236,18 @@ def test_an_archive_of_one_namespace_says_so_when_asked_for_all(tmp_path: Path) 
 def test_what_archives_lack_is_said_not_left_empty(archive: DebugArchive) -> None:
     with pytest.warns(DebugArchiveWarning, match="no node pools"):
         assert archive.list("node_pools") == []
-    for kind in ("job", "job_versions", "job_scale"):
+    for kind in ("job_versions", "job_scale"):
         details = archive.details(kind, [("default", "web")])  # type: ignore[arg-type]
         assert details.objects == {} and details.errors == {("default", "web"): MISSING[kind]}
     assert "usage stats" in archive.details("node_stats", ["n1"]).errors["n1"]
     assert "usage stats" in archive.details("alloc_stats", ["a1"]).errors["a1"]
-    assert "full nodes" in archive.details("node", ["n1"]).errors["n1"]
+    job = archive.details("job", [("default", "web")])
+    if archive.layout == "legacy":       # no event stream: no full jobs or nodes
+        assert job.errors == {("default", "web"): MISSING["job"]}
+        assert archive.details("node", ["n1"]).errors == {"n1": MISSING["node"]}
+    else:                                # captured with -event-topic '*': the Job events' payloads
+        assert job.errors == {} and job.objects[("default", "web")]["TaskGroups"]
+        assert archive.details("node", ["n1"]).errors == {"n1": "not in the node list of interval 0002"}
     with pytest.raises(ValueError, match="unknown list kind"):
         archive.list("volumes")  # type: ignore[arg-type]
 
@@ -419,3 +425,42 @@ def test_interval_times_from_metrics_then_mtime_then_schedule(plain: DebugCaptur
     with pytest.warns(DebugArchiveWarning, match="no interval capture"):
         assert archive.list("jobs") == []
     assert archive.time_range() == (start, start)
+
+
+# -- full jobs and nodes from the event stream ---------------------------------------------------
+
+
+def test_full_jobs_and_nodes_come_from_the_event_stream(tmp_path: Path) -> None:
+    cluster = SimCluster.default(seed=5)
+    archive = _open(write_debug_archive(cluster, tmp_path, intervals=2, namespace="*", event_topics=["*"]))
+    client = NomadClient(transport=cluster.transport())
+    for name in ("task_groups", "node_events"):
+        got, want = getattr(nf, name)(archive), getattr(nf, name)(client)
+        assert len(want) > 0 and got.attrs["errors"] == {}
+        pd.testing.assert_frame_equal(got, want)
+    # interval 0 answers with the objects as they were then, not with later versions
+    first = archive.at(0)
+    nodes = first.list("nodes")
+    full = first.details("node", [n["ID"] for n in nodes])
+    assert {k: v["ModifyIndex"] for k, v in full.objects.items()} == {n["ID"]: n["ModifyIndex"] for n in nodes}
+
+
+def test_a_job_whose_event_the_stream_lost_says_so(tmp_path: Path) -> None:
+    cluster = SimCluster.default(seed=5)
+    capture = DebugCapture(cluster, namespace="*", event_topics=["Job"])
+    capture.capture_interval()
+    cluster.advance(30)
+    capture.capture_interval()
+    lines = capture.files["cluster/eventstream.json"].splitlines(keepends=True)
+    kept = lines[len(lines) // 2:]                    # the stream's buffer had lost the older half
+    capture.files["cluster/eventstream.json"] = b"".join(kept)
+    archive = _open(capture.write(tmp_path))
+    with pytest.warns(DebugArchiveWarning, match="not in the archive's event stream at their version"):
+        got = nf.task_groups(archive)
+    want = nf.task_groups(NomadClient(transport=cluster.transport()))
+    lost = got.attrs["errors"]
+    assert lost and all("holds no Job event at this job's JobModifyIndex" in m for m in lost.values())
+    read = set(zip(got["namespace"], got["job_id"], strict=True))
+    assert read and not read & set(lost)
+    mask = [(ns, j) in read for ns, j in zip(want["namespace"], want["job_id"], strict=True)]
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want[mask].reset_index(drop=True))
