@@ -4,13 +4,16 @@ What archives hold: the deployments, evaluations (with their placement failures)
 stubs (with their task states) of every namespace captured. So the timeline rows of kinds
 ``deployment``, ``evaluation``, ``alloc_status`` and ``task_event`` are the live ones, row for row
 and column for column (``details`` included), at the instant of the archive's last interval.
-Job versions, scaling events and node events need full jobs and full nodes, which archives lack:
-those kinds have no row, and the frames behind them say why (a ``DebugArchiveWarning``).
+Job versions, scaling events and node events need job versions, scaling status and full nodes,
+which an archive captured without an event stream lacks: those kinds have no row, and the frames
+behind them say why (a ``DebugArchiveWarning``). With ``-event-topic``, a node whose version's
+event the stream still held gives its node rows, equal to the live ones.
 """
 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -68,3 +71,18 @@ def test_the_incident_window_agrees(timelines: Timelines) -> None:
     errors_off = offline[(offline["time"] >= window["since"]) & (offline["severity"] >= "error")]
     assert len(errors_live) > 0
     pd.testing.assert_frame_equal(errors_off.reset_index(drop=True), errors_live.reset_index(drop=True))
+
+
+def test_with_the_event_stream_the_nodes_it_still_held_add_their_rows(tmp_path: Path) -> None:
+    cluster = build_scenario("demo")
+    path = write_debug_archive(cluster, tmp_path, intervals=2, namespace="*", event_topics=["*"])
+    live = incident_timeline(NomadClient(transport=cluster.transport()), routine=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DebugArchiveWarning)
+        offline = incident_timeline(open_debug_archive(path), routine=True)
+    pd.testing.assert_frame_equal(_rows(offline, HELD), _rows(live, HELD))
+    node_kinds = ["node_event", "node_status"]
+    got = _rows(offline, node_kinds)
+    assert "down" in set(got["type"])                  # the incident's node, from its Node event
+    want = _rows(live, node_kinds)
+    pd.testing.assert_frame_equal(got, want[want["node_id"].isin(set(got["node_id"]))].reset_index(drop=True))
