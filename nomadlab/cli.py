@@ -1,7 +1,8 @@
 """The ``nomadlab`` command line.
 
 ``nomadlab sim`` serves a simulated Nomad cluster; ``nomadlab demo`` serves the ``demo``
-scenario and starts JupyterLab on the notebooks, with ``NOMAD_ADDR`` pointing at it.
+scenario and starts JupyterLab on the notebooks, with ``NOMAD_ADDR`` pointing at it;
+``nomadlab inspect PATH`` says what a snapshot, recording, debug archive or history holds.
 
 JupyterLab's login token is generated here and handed to it as ``JUPYTER_TOKEN``, so that its
 log shows ``?token=...`` instead of the token; the login link goes to a file only the user can
@@ -312,6 +313,18 @@ def _demo(args: argparse.Namespace) -> int:
     return status
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    from .offline.inspect import inspect_path
+
+    try:
+        found = inspect_path(args.path)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"nomadlab inspect: {exc}", file=sys.stderr)
+        return 2
+    print(found.render())
+    return 0
+
+
 def _fault_arg(text: str) -> object:
     """``--fault`` values, parsed up front so a bad one stops the command with exit status 2."""
     from .sim.faults import parse_fault
@@ -369,6 +382,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("lab_args", nargs="*", metavar="JUPYTER_ARG",
                       help="arguments for jupyter lab, after -- (e.g. nomadlab demo -- --allow-root)")
     demo.set_defaults(func=_demo)
+
+    inspect = sub.add_parser(
+        "inspect", help="say what a snapshot, recording, debug archive or Parquet history holds, and when",
+        description="Describe PATH: a nomadlab snapshot or recording (from its manifest), a `nomad operator "
+                    "debug` archive (.tar.gz or folder), or a Parquet history root; with its time range.",
+    )
+    inspect.add_argument("path", metavar="PATH", help="the file or folder to describe")
+    inspect.set_defaults(func=_inspect)
     return parser
 
 

@@ -347,7 +347,9 @@ def _history_cluster(root: str, cluster: str | None) -> str:
 
     if cluster:
         return cluster
-    names = sorted(p.name.removeprefix("cluster=") for p in Path(root).glob("cluster=*") if p.is_dir())
+    from nomadlab.history import clusters
+
+    names = clusters(root) if Path(root).is_dir() else []
     if len(names) == 1:
         return names[0]
     raise NoUsageHistoryError(

@@ -6,7 +6,7 @@ Usage::
     python -m nomadlab.frames.docs --check    # exit 1 when docs/frames.md is not up to date
 
 The page lists each frame of :data:`~nomadlab.frames.schema.REGISTRY` (all frame modules are
-loaded first, and the analysis modules that register frames of their own: ``usage``) with its
+loaded first, and the modules above that register frames of their own: ``usage``, ``events``) with its
 grain, endpoints, keys and a table of columns.
 """
 
@@ -87,6 +87,7 @@ def render(registry: Mapping[str, Schema] | None = None) -> str:
     if registry is None:
         # A generator of the docs, not a frame: it may load the layer above to see every frame.
         import nomadlab.analysis.usage  # noqa: F401  (registers ``usage``)
+        import nomadlab.history  # noqa: F401  (registers ``events``)
 
         registry = REGISTRY
     schemas = [registry[name] for name in sorted(registry)]

@@ -1,0 +1,1 @@
+"""Offline sources: what a cluster held, read back from files."""
