@@ -28,6 +28,8 @@ __all__ = ["NOT_IN_STREAM", "Replay", "TimedEvent", "batch_time_ns"]
 
 # Nomad keeps this many versions of a job (structs.JobTrackedVersions).
 JOB_TRACKED_VERSIONS = 6
+# ... and this many scaling events per task group (structs.JobTrackedScalingEvents).
+JOB_TRACKED_SCALING_EVENTS = 20
 
 NOT_IN_STREAM: dict[str, str] = {
     "node_stats": "usage stats are not in the event stream: the recording holds none after its start "
@@ -37,8 +39,9 @@ NOT_IN_STREAM: dict[str, str] = {
 }
 """Why each per-object read has no answer from a replayed instant."""
 
-SCALING_NOTE = ("scaling events are not in the event stream: job_scale Events are those of the starting "
-                "snapshot only")
+SCALING_NOTE = ("scaling events are not in the event stream: the recorder reads a job's scale status when "
+                "an event changes its counts; a scaling event that changes no count (an autoscaler's "
+                "message) is recorded only when a later count change brings it")
 NAMESPACES_NOTE = "namespaces have no events: they are the starting snapshot's"
 
 
@@ -48,6 +51,8 @@ class TimedEvent:
 
     time_ns: int
     event: Mapping[str, Any]
+    read: bool = False
+    """True for a read the recorder made (a job's scale status), False for Nomad's events."""
 
     @property
     def index(self) -> int:
@@ -109,6 +114,10 @@ def batch_time_ns(events: Iterable[Mapping[str, Any]], previous_ns: int | None, 
         found = max(times)
         return found if previous_ns is None else max(found, previous_ns)
     return previous_ns if previous_ns is not None else received_ns
+
+
+def _scaling_id(event: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (event.get("Time"), event.get("CreateIndex"), event.get("Count"), event.get("Message"))
 
 
 def _by_create(obj: Mapping[str, Any]) -> tuple[int, str]:
@@ -281,6 +290,20 @@ class Replay:
         self.deployments[obj["ID"]] = copy.deepcopy(dict(obj))
         return True
 
+    def _on_scalestatus(self, event: Mapping[str, Any], obj: Any, index: int) -> bool:
+        """A job's scale status read by the recorder: its scaling events join those known."""
+        if not isinstance(obj, Mapping) or not isinstance(obj.get("TaskGroups"), Mapping):
+            return False
+        key = (str(event.get("Namespace") or "default"), str(event.get("Key") or ""))
+        known = self.scale_events.setdefault(key, {})
+        for group, status in obj["TaskGroups"].items():
+            fresh = (status or {}).get("Events") if isinstance(status, Mapping) else None
+            if not isinstance(fresh, list):
+                continue
+            merged = {_scaling_id(e): e for e in [*(known.get(group) or []), *fresh] if isinstance(e, Mapping)}
+            known[group] = sorted(merged.values(), key=lambda e: -int(e.get("Time") or 0))
+        return True
+
     def _on_nodepool(self, event: Mapping[str, Any], obj: Any, index: int) -> bool:
         name = str(event.get("Key") or "")
         if event.get("Type") == "NodePoolDeleted":
@@ -292,7 +315,7 @@ class Replay:
         return True
 
     # -- the source at this point ---------------------------------------------------------------
-    def source(self, *, what: str) -> StoredSource:
+    def source(self, *, what: str, until_ns: int | None = None) -> StoredSource:
         """A :class:`StoredSource` of the objects as they stand now."""
         from nomadlab.sim.wire import job_diff, job_scale_status, job_stub, node_stub
 
@@ -328,7 +351,14 @@ class Replay:
                              "LastContact": 0, "KnownLeader": True, "NextToken": ""}
         scale: dict[Hashable, Any] = {}
         for key, job in self.jobs.items():
-            events = {g: e for g, e in self.scale_events.get(key, {}).items() if e is not None}
+            events = {}
+            for g, group_events in self.scale_events.get(key, {}).items():
+                if group_events is None:
+                    continue
+                kept = [e for e in group_events
+                        if until_ns is None or int(e.get("Time") or 0) <= until_ns][:JOB_TRACKED_SCALING_EVENTS]
+                if kept or not group_events:
+                    events[g] = kept
             scale[key] = job_scale_status(job, by_job.get(key, []), events)
         details: dict[str, tuple[Mapping[Hashable, Any], Mapping[Hashable, str]]] = {
             "job": (dict(self.jobs), {}),

@@ -104,6 +104,10 @@ def _client_of(source_or_client: Any) -> NomadClient:
                     f"not {type(source_or_client).__name__}")
 
 
+def _group_counts(job: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(g.get("Name")): g.get("Count") for g in job.get("TaskGroups") or () if isinstance(g, dict)}
+
+
 def _seconds(every: str | float | None) -> float | None:
     if every is None:
         return None
@@ -177,6 +181,7 @@ class _Recorder:
         self._last_report = 0.0
         self._last_sync = 0.0
         self.start_index = 0
+        self.counts: dict[tuple[str, str], dict[str, Any]] = {}
 
     # -- setup ----------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -189,6 +194,7 @@ class _Recorder:
                     f"resuming it with topics {self.topics} in {self.namespace!r} would mix them: record into a new "
                     "folder, or resume with the same topics and namespace")
             self.start_index = int(header.get("start_index") or 0)
+            self._load_counts()
             self._scan()
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -206,6 +212,45 @@ class _Recorder:
             "usage_every_s": self.usage_every_s, "nomadlab_version": __version__,
         })
         fsync_dir(self.folder)
+        self._load_counts()
+
+    def _load_counts(self) -> None:
+        """The task group counts of every job in the starting snapshot (see :meth:`_scale_reads`)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OfflineDataWarning)
+            _, (_, details, _) = load_snapshot(self.folder / SNAPSHOT)
+        for key, job in details.get("job", ({}, {}))[0].items():
+            if isinstance(key, tuple) and isinstance(job, dict):
+                self.counts[key] = _group_counts(job)  # type: ignore[index]
+
+    def _scale_reads(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``GET /v1/job/:id/scale`` for each job whose group counts an event changes.
+
+        The event stream carries no scaling events (the reason and meta of a scaling action),
+        so the recorder reads the job's scale status when its counts move, and records the
+        reply beside the events (a line with ``"read"`` instead of ``"event"``).
+        """
+        from urllib.parse import quote
+
+        reads: list[dict[str, Any]] = []
+        for e in events:
+            job = (e.get("Payload") or {}).get("Job") if e.get("Topic") == "Job" else None
+            if not isinstance(job, dict):
+                continue
+            key = (str(job.get("Namespace") or "default"), str(job.get("ID") or ""))
+            counts = _group_counts(job)
+            if self.counts.get(key) == counts:
+                continue
+            self.counts[key] = counts
+            try:
+                reply = self.client.get(f"/v1/job/{quote(key[1], safe='')}/scale", namespace=key[0]).body
+            except NomadError as exc:
+                warnings.warn(f"could not read the scaling events of job {key[1]!r} ({exc}); the recording "
+                              "goes on without them", RuntimeWarning, stacklevel=2)
+                continue
+            reads.append({"Topic": "ScaleStatus", "Type": "ScaleStatus", "Key": key[1], "Namespace": key[0],
+                          "Index": e.get("Index"), "Payload": {"ScaleStatus": reply}})
+        return reads
 
     def _scan(self) -> None:
         """Pick up where the recording stops: the last index written, the events written at it,
@@ -217,8 +262,14 @@ class _Recorder:
         total = 0
         for n, file in segments:
             events = list(_segment_events(file, warn=True))
-            total += len(events)
             for te in events:
+                if te.read:
+                    continue
+                total += 1
+                job = (te.event.get("Payload") or {}).get("Job") if te.event.get("Topic") == "Job" else None
+                if isinstance(job, dict):
+                    self.counts[(str(job.get("Namespace") or "default"), str(job.get("ID") or ""))] = \
+                        _group_counts(job)
                 if te.index > self.last_index:
                     self.last_index = te.index
                     self.at_last = Counter()
@@ -290,6 +341,8 @@ class _Recorder:
         handle = self._open()
         lines = b"".join(orjson.dumps({"time": when, "received": received, "event": e},
                                       option=orjson.OPT_NON_STR_KEYS) + b"\n" for e in fresh)
+        lines += b"".join(orjson.dumps({"time": when, "received": received, "read": r},
+                                       option=orjson.OPT_NON_STR_KEYS) + b"\n" for r in self._scale_reads(fresh))
         handle.write(lines)
         handle.flush()
         self.segment_size += len(lines)
@@ -537,7 +590,8 @@ def _segment_events(file: Path, *, warn: bool = True) -> Iterator[TimedEvent]:
     for n, line in _segment_lines(file):
         try:
             obj = orjson.loads(line)
-            te = TimedEvent(int(obj["time"]), obj["event"])
+            read = "read" in obj
+            te = TimedEvent(int(obj["time"]), obj["read"] if read else obj["event"], read=read)
             if not isinstance(te.event, dict):
                 raise TypeError("event is not an object")
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
@@ -606,7 +660,8 @@ class Recording:
     snapshot : Snapshot
         The starting snapshot.
     events : list of TimedEvent
-        Every recorded event, in index order.
+        Every recorded event of Nomad's, in index order (the recorder's own reads of scale
+        statuses are applied by the replay but not listed here).
     time_range : tuple of datetime
         From the starting snapshot to the last event (the times of the objects they carry).
     notes : dict
@@ -617,7 +672,8 @@ class Recording:
         self.path = path
         self.manifest: dict[str, Any] = dict(manifest)
         self.snapshot = start
-        self.events = events
+        self._timeline = events
+        self.events = [te for te in events if not te.read]
         first = _snapshot_time_ns(start._lists)
         if first is None:
             first = events[0].time_ns if events else None
@@ -638,12 +694,12 @@ class Recording:
     def _replay(self, until_ns: int | None) -> StoredSource:
         lists, details, unreadable = self.snapshot._lists, self.snapshot._details, self.snapshot.unreadable
         replay = Replay(lists, details, unreadable)
-        for te in self.events:
+        for te in self._timeline:
             if until_ns is not None and te.time_ns > until_ns:
                 break
             replay.apply(te.event)
         when = "its end" if until_ns is None else datetime.fromtimestamp(until_ns / 1e9, UTC).isoformat()
-        return replay.source(what=f"the recording {self.path} at {when}")
+        return replay.source(what=f"the recording {self.path} at {when}", until_ns=until_ns)
 
     def at(self, when: Any) -> StoredSource:
         """A source of the cluster as it was at ``when`` (anything ``pandas.Timestamp`` takes;
