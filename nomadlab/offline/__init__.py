@@ -18,7 +18,14 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+# Imported here, at package import (they load nothing heavy: no pandas, no httpx), so that
+# ``nomadlab.offline.snapshot`` is always the function and never the submodule of that name.
+from ._files import OfflineFormatError
+from ._stored import NotRecordedError
+from .recording import Recording, open_recording, record
+from .snapshot import OfflineDataWarning, Snapshot, open_snapshot, snapshot
 
 __all__ = [
     "NotRecordedError",
@@ -32,42 +39,6 @@ __all__ = [
     "record",
     "snapshot",
 ]
-
-_EXPORTS: dict[str, str] = {
-    "NotRecordedError": "nomadlab.offline._stored",
-    "OfflineDataWarning": "nomadlab.offline.snapshot",
-    "OfflineFormatError": "nomadlab.offline._files",
-    "Recording": "nomadlab.offline.recording",
-    "Snapshot": "nomadlab.offline.snapshot",
-    "open_recording": "nomadlab.offline.recording",
-    "open_snapshot": "nomadlab.offline.snapshot",
-    "record": "nomadlab.offline.recording",
-    "snapshot": "nomadlab.offline.snapshot",
-}
-
-if TYPE_CHECKING:
-    from nomadlab.offline._files import OfflineFormatError as OfflineFormatError
-    from nomadlab.offline._stored import NotRecordedError as NotRecordedError
-    from nomadlab.offline.recording import Recording as Recording
-    from nomadlab.offline.recording import open_recording as open_recording
-    from nomadlab.offline.recording import record as record
-    from nomadlab.offline.snapshot import OfflineDataWarning as OfflineDataWarning
-    from nomadlab.offline.snapshot import Snapshot as Snapshot
-    from nomadlab.offline.snapshot import open_snapshot as open_snapshot
-    from nomadlab.offline.snapshot import snapshot as snapshot
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nomadlab.offline' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
 
 
 def open_source(path: str | os.PathLike[str]) -> Any:
@@ -83,12 +54,8 @@ def open_source(path: str | os.PathLike[str]) -> Any:
     if not where.exists():
         raise FileNotFoundError(f"nothing at {where}: check the path")
     if where.is_dir() and (where / "recording.json").is_file():
-        from nomadlab.offline.recording import open_recording
-
         return open_recording(where)
     if _is_snapshot(where):
-        from nomadlab.offline.snapshot import open_snapshot
-
         return open_snapshot(where)
     try:
         archive = importlib.import_module("nomadlab.offline.archive")
