@@ -302,7 +302,7 @@ class _Recorder:
             os.fsync(self.handle.fileno())
         self._last_sync = now
         write_json_atomic(self.folder / CHECKPOINT, {
-            "index": self.last_index, "events": self.total, "segment": self._segment_path(self.segment_no).name,
+            "index": max(self.last_index, self.start_index - 1), "events": self.total, "segment": self._segment_path(self.segment_no).name,
             "updated_at": rfc3339_now()})
 
     def _rotate(self) -> None:
