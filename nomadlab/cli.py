@@ -2,6 +2,7 @@
 
 ``nomadlab sim`` serves a simulated Nomad cluster; ``nomadlab demo`` serves the ``demo``
 scenario and starts JupyterLab on the notebooks, with ``NOMAD_ADDR`` pointing at it.
+``nomadlab snapshot`` and ``nomadlab record`` save a cluster for later (``nomadlab.offline``).
 
 JupyterLab's login token is generated here and handed to it as ``JUPYTER_TOKEN``, so that its
 log shows ``?token=...`` instead of the token; the login link goes to a file only the user can
@@ -369,6 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("lab_args", nargs="*", metavar="JUPYTER_ARG",
                       help="arguments for jupyter lab, after -- (e.g. nomadlab demo -- --allow-root)")
     demo.set_defaults(func=_demo)
+
+    from .offline._cli import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -134,20 +134,20 @@ class Replay:
         self.index = 0
         job_objects = dict(details.get("job", ({}, {}))[0])
         self.jobs: dict[tuple[str, str], dict[str, Any]] = {
-            k: v for k, v in job_objects.items() if isinstance(k, tuple) and isinstance(v, dict)}  # type: ignore[misc]
+            k: v for k, v in job_objects.items() if isinstance(k, tuple) and isinstance(v, dict)}
         self.job_stubs: dict[tuple[str, str], dict[str, Any]] = {
             (str(s.get("Namespace")), str(s.get("ID"))): s for s in lists.get("jobs", [])}
         self.versions: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for key, reply in details.get("job_versions", ({}, {}))[0].items():
             if isinstance(key, tuple) and isinstance(reply, Mapping) and isinstance(reply.get("Versions"), list):
                 # copied: a replay marks versions stable, and the snapshot it starts from is shared
-                self.versions[key] = [copy.deepcopy(v) for v in reply["Versions"]  # type: ignore[index]
+                self.versions[key] = [copy.deepcopy(v) for v in reply["Versions"]
                                       if isinstance(v, dict)]
         self.scale_events: dict[tuple[str, str], dict[str, Any]] = {}
         for key, reply in details.get("job_scale", ({}, {}))[0].items():
             if isinstance(key, tuple) and isinstance(reply, Mapping):
                 groups = reply.get("TaskGroups") or {}
-                self.scale_events[key] = {g: (v or {}).get("Events") for g, v in groups.items()}  # type: ignore[index]
+                self.scale_events[key] = {g: (v or {}).get("Events") for g, v in groups.items()}
         self.allocs: dict[str, dict[str, Any]] = {a["ID"]: a for a in lists.get("allocations", []) if "ID" in a}
         self.nodes: dict[str, dict[str, Any]] = {
             k: v for k, v in details.get("node", ({}, {}))[0].items() if isinstance(k, str) and isinstance(v, dict)}
@@ -195,7 +195,7 @@ class Replay:
             if stored is not None and int(stored.get("ModifyIndex") or 0) >= index:
                 return False
             for table in (self.jobs, self.job_stubs, self.versions, self.scale_events):
-                table.pop(key, None)  # type: ignore[attr-defined]
+                table.pop(key, None)
             self.touched_jobs.discard(key)
             return True
         assert isinstance(obj, Mapping)
@@ -360,11 +360,13 @@ class Replay:
                 if kept or not group_events:
                     events[g] = kept
             scale[key] = job_scale_status(job, by_job.get(key, []), events)
+        nodes: dict[Hashable, Any] = {}
+        nodes.update(self.nodes)
         details: dict[str, tuple[Mapping[Hashable, Any], Mapping[Hashable, str]]] = {
-            "job": (dict(self.jobs), {}),
+            "job": (dict[Hashable, Any](self.jobs), {}),
             "job_versions": (versions, {}),
             "job_scale": (scale, {}),
-            "node": (dict(self.nodes), {}),
+            "node": (nodes, {}),
         }
         unreadable = {k: v for k, v in self.unreadable.items() if k not in details and k not in lists}
         unreadable.update(NOT_IN_STREAM)

@@ -8,6 +8,7 @@ nomadlab's go-bexpr evaluator, :mod:`nomadlab.sim.bexpr`, against the stored lis
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Generator, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -107,7 +108,7 @@ class StoredSource:
         return Details(found, failed)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _rows(self, kind: str, namespace: str) -> list[dict[str, Any]]:
+    def _rows(self, kind: str, namespace: str) -> builtins.list[dict[str, Any]]:
         if kind not in LIST_KINDS:
             raise ValueError(f"unknown list kind {kind!r}; expected one of {', '.join(LIST_KINDS)}")
         if kind in self.unreadable or kind not in self._lists:
@@ -121,7 +122,7 @@ class StoredSource:
             return [r for r in rows if isinstance(r, dict) and r.get("Namespace") == namespace]
         return list(rows)
 
-    def _filtered(self, rows: list[dict[str, Any]], expression: str) -> list[dict[str, Any]]:
+    def _filtered(self, rows: builtins.list[dict[str, Any]], expression: str) -> builtins.list[dict[str, Any]]:
         from nomadlab.sim.bexpr import FilterEvalError, FilterSyntaxError, compile_filter
 
         try:

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from nomadlab._json import Fields
     from nomadlab.client import NomadClient
-    from nomadlab.sources import Details, DetailKind, ListKind, Page
+    from nomadlab.sources import DetailKind, Details, ListKind, Page
 
     from ._stored import StoredSource
 
@@ -221,7 +221,7 @@ class _Recorder:
             _, (_, details, _) = load_snapshot(self.folder / SNAPSHOT)
         for key, job in details.get("job", ({}, {}))[0].items():
             if isinstance(key, tuple) and isinstance(job, dict):
-                self.counts[key] = _group_counts(job)  # type: ignore[index]
+                self.counts[key] = _group_counts(job)
 
     def _scale_reads(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``GET /v1/job/:id/scale`` for each job whose group counts an event changes.
@@ -302,7 +302,8 @@ class _Recorder:
             os.fsync(self.handle.fileno())
         self._last_sync = now
         write_json_atomic(self.folder / CHECKPOINT, {
-            "index": max(self.last_index, self.start_index - 1), "events": self.total, "segment": self._segment_path(self.segment_no).name,
+            "index": max(self.last_index, self.start_index - 1), "events": self.total,
+            "segment": self._segment_path(self.segment_no).name,
             "updated_at": rfc3339_now()})
 
     def _rotate(self) -> None:

@@ -208,12 +208,21 @@ def snapshot(source: Any = None, path: str | os.PathLike[str] | None = None, *, 
     -------
     pathlib.Path
         The file written. Its manifest names every read that failed and why.
+
+    Raises
+    ------
+    NomadError
+        Not one list could be read (the cluster cannot be reached, or the token reads nothing):
+        nothing is written.
     """
     src = as_source(source)
     started = rfc3339_now()
     target = Path(path) if path is not None else default_path()
     data = read_cluster(src, namespace=namespace, progress=progress)
     lists, details, unreadable = data
+    if all(kind in unreadable for kind in LIST_KINDS):
+        raise NomadError(f"nothing could be read from the cluster, so no snapshot was written (jobs: "
+                         f"{unreadable['jobs']}); check NOMAD_ADDR and NOMAD_TOKEN")
     from nomadlab import __version__
 
     manifest: dict[str, Any] = {
@@ -347,8 +356,9 @@ def load_snapshot(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Cluster
                 unreadable[kind] = f"corrupt: {exc}"
                 lost.append(name)
     if lost:
-        warnings.warn(f"{where}: {', '.join(lost)} could not be read ({'the file is cut short' if stopped else 'damaged'}"
-                      "); every other part is used. Copy the file again or take a new snapshot.",
+        why = "the file is cut short" if stopped else "damaged"
+        warnings.warn(f"{where}: {', '.join(lost)} could not be read ({why}); every other part is used. "
+                      "Copy the file again or take a new snapshot.",
                       OfflineDataWarning, stacklevel=3)
     return manifest, (lists, details, unreadable)
 
