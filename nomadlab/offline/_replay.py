@@ -116,12 +116,17 @@ def batch_time_ns(events: Iterable[Mapping[str, Any]], previous_ns: int | None, 
     return previous_ns if previous_ns is not None else received_ns
 
 
+def _int(value: Any) -> int:
+    """An integer field of a wire object; 0 when it is missing or not an integer."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _scaling_id(event: Mapping[str, Any]) -> tuple[Any, ...]:
     return (event.get("Time"), event.get("CreateIndex"), event.get("Count"), event.get("Message"))
 
 
 def _by_create(obj: Mapping[str, Any]) -> tuple[int, str]:
-    return int(obj.get("CreateIndex") or 0), str(obj.get("ID"))
+    return _int(obj.get("CreateIndex")), str(obj.get("ID"))
 
 
 class Replay:
@@ -162,6 +167,7 @@ class Replay:
         self.touched_nodes: set[str] = set()
         self.applied = 0
         self.stale = 0
+        self.problems: list[str] = []
 
     # -- applying events --------------------------------------------------------------------------
     def apply(self, event: Mapping[str, Any]) -> None:
@@ -176,7 +182,12 @@ class Replay:
         handler = getattr(self, f"_on_{str(topic).lower()}", None)
         if handler is None:
             return
-        if handler(event, obj, index):
+        try:
+            applied = handler(event, obj, index)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.problems.append(f"event {index} ({topic} {event.get('Key')!r}) cannot be applied: {exc!r}")
+            return
+        if applied:
             self.applied += 1
         else:
             self.stale += 1
@@ -184,7 +195,7 @@ class Replay:
 
     @staticmethod
     def _newer(stored: Mapping[str, Any] | None, obj: Mapping[str, Any]) -> bool:
-        return stored is None or int(obj.get("ModifyIndex") or 0) > int(stored.get("ModifyIndex") or 0)
+        return stored is None or _int(obj.get("ModifyIndex")) > _int(stored.get("ModifyIndex"))
 
     def _on_job(self, event: Mapping[str, Any], obj: Any, index: int) -> bool:
         key = (str(event.get("Namespace") or "default"), str(event.get("Key") or ""))
@@ -192,7 +203,7 @@ class Replay:
                                                    and obj.get("ModifyIndex") != index)
         if deleted:
             stored = self.jobs.get(key)
-            if stored is not None and int(stored.get("ModifyIndex") or 0) >= index:
+            if stored is not None and _int(stored.get("ModifyIndex")) >= index:
                 return False
             for table in (self.jobs, self.job_stubs, self.versions, self.scale_events):
                 table.pop(key, None)
@@ -206,7 +217,7 @@ class Replay:
         self.touched_jobs.add(key)
         versions = self.versions.setdefault(key, [])
         newest = versions[0] if versions else None
-        if newest is None or int(job.get("Version") or 0) > int(newest.get("Version") or 0):
+        if newest is None or _int(job.get("Version")) > _int(newest.get("Version")):
             versions.insert(0, copy.deepcopy(job))
             del versions[JOB_TRACKED_VERSIONS:]
         elif job.get("Stable"):
@@ -232,7 +243,7 @@ class Replay:
         # leaves out: the job at the allocation's AllocModifyIndex (when the plan that placed or
         # updated it in place was applied), except for an allocation told to stop by a
         # destructive update, which keeps the job it ran.
-        now_version = self._version_at(key, int(alloc.get("AllocModifyIndex") or alloc.get("CreateIndex") or 0))
+        now_version = self._version_at(key, _int(alloc.get("AllocModifyIndex") or alloc.get("CreateIndex")))
         prior = stored.get("JobVersion") if stored is not None else None
         if alloc.get("DesiredStatus") == "run" or not isinstance(prior, int) or prior == now_version \
                 or self._in_place(key, str(alloc.get("TaskGroup")), prior, now_version):
@@ -256,10 +267,10 @@ class Replay:
     def _version_at(self, key: tuple[str, str], index: int) -> int:
         """The job's version current at Raft ``index`` (the newest whose JobModifyIndex ≤ it)."""
         for v in self.versions.get(key, []):
-            if int(v.get("JobModifyIndex") or 0) <= index:
-                return int(v.get("Version") or 0)
+            if _int(v.get("JobModifyIndex")) <= index:
+                return _int(v.get("Version"))
         job = self.jobs.get(key) or {}
-        return int(job.get("Version") or 0)
+        return _int(job.get("Version"))
 
     def _on_node(self, event: Mapping[str, Any], obj: Any, index: int) -> bool:
         node_id = str(event.get("Key") or "")
@@ -301,7 +312,7 @@ class Replay:
             if not isinstance(fresh, list):
                 continue
             merged = {_scaling_id(e): e for e in [*(known.get(group) or []), *fresh] if isinstance(e, Mapping)}
-            known[group] = sorted(merged.values(), key=lambda e: -int(e.get("Time") or 0))
+            known[group] = sorted(merged.values(), key=lambda e: -_int(e.get("Time")))
         return True
 
     def _on_nodepool(self, event: Mapping[str, Any], obj: Any, index: int) -> bool:
@@ -324,12 +335,18 @@ class Replay:
             job = self.jobs.get(key)
             if job is None:
                 continue
-            job_stubs[key] = job_stub(job, self._summary(key, job, job_stubs.get(key)), meta=True)
+            try:
+                job_stubs[key] = job_stub(job, self._summary(key, job, job_stubs.get(key)), meta=True)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                self.problems.append(f"job {key[1]!r} of namespace {key[0]!r} cannot be listed: {exc!r}")
         self._children(job_stubs)
         node_stubs = dict(self.node_stubs)
         for node_id in self.touched_nodes:
             if node_id in self.nodes:
-                node_stubs[node_id] = node_stub(self.nodes[node_id], resources=True)
+                try:
+                    node_stubs[node_id] = node_stub(self.nodes[node_id], resources=True)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    self.problems.append(f"node {node_id!r} cannot be listed: {exc!r}")
         # In the order Nomad's list endpoints walk their indexes: jobs by (namespace, ID);
         # allocations, evaluations and deployments by (CreateIndex, ID); nodes by ID.
         lists = {
@@ -346,7 +363,12 @@ class Replay:
             by_job.setdefault((str(a.get("Namespace")), str(a.get("JobID"))), []).append(a)
         versions: dict[Hashable, Any] = {}
         for key, vs in self.versions.items():
-            diffs = [job_diff(vs[i + 1], vs[i]) for i in range(len(vs) - 1)]
+            diffs: list[dict[str, Any]] | None
+            try:
+                diffs = [job_diff(vs[i + 1], vs[i]) for i in range(len(vs) - 1)]
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                self.problems.append(f"versions of job {key[1]!r} cannot be compared: {exc!r}")
+                diffs = None
             versions[key] = {"Versions": copy.deepcopy(vs), "Diffs": diffs, "Index": self.index,
                              "LastContact": 0, "KnownLeader": True, "NextToken": ""}
         scale: dict[Hashable, Any] = {}
@@ -356,10 +378,13 @@ class Replay:
                 if group_events is None:
                     continue
                 kept = [e for e in group_events
-                        if until_ns is None or int(e.get("Time") or 0) <= until_ns][:JOB_TRACKED_SCALING_EVENTS]
+                        if until_ns is None or _int(e.get("Time")) <= until_ns][:JOB_TRACKED_SCALING_EVENTS]
                 if kept or not group_events:
                     events[g] = kept
-            scale[key] = job_scale_status(job, by_job.get(key, []), events)
+            try:
+                scale[key] = job_scale_status(job, by_job.get(key, []), events)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                self.problems.append(f"scale status of job {key[1]!r} cannot be derived: {exc!r}")
         nodes: dict[Hashable, Any] = {}
         nodes.update(self.nodes)
         details: dict[str, tuple[Mapping[Hashable, Any], Mapping[Hashable, str]]] = {
@@ -381,7 +406,7 @@ class Replay:
         latest: Mapping[str, Any] | None = None
         for e in self.evals.values():
             if (str(e.get("Namespace")), str(e.get("JobID"))) == key and e.get("QueuedAllocations") is not None \
-                    and (latest is None or int(e.get("SnapshotIndex") or 0) > int(latest.get("SnapshotIndex") or 0)):
+                    and (latest is None or _int(e.get("SnapshotIndex")) > _int(latest.get("SnapshotIndex"))):
                 latest = e
         queued = dict(latest.get("QueuedAllocations") or {}) if latest is not None else {}
         before = dict((stub or {}).get("JobSummary") or {})

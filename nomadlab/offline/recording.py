@@ -696,11 +696,15 @@ class Recording:
         lists, details, unreadable = self.snapshot._lists, self.snapshot._details, self.snapshot.unreadable
         replay = Replay(lists, details, unreadable)
         for te in self._timeline:
-            if until_ns is not None and te.time_ns > until_ns:
-                break
-            replay.apply(te.event)
+            if until_ns is None or te.time_ns <= until_ns:
+                replay.apply(te.event)
         when = "its end" if until_ns is None else datetime.fromtimestamp(until_ns / 1e9, UTC).isoformat()
-        return replay.source(what=f"the recording {self.path} at {when}", until_ns=until_ns)
+        source = replay.source(what=f"the recording {self.path} at {when}", until_ns=until_ns)
+        if replay.problems:
+            more = f" (and {len(replay.problems) - 1} more)" if len(replay.problems) > 1 else ""
+            warnings.warn(f"{self.path}: {replay.problems[0]}{more}; the rest of the recording is replayed",
+                          OfflineDataWarning, stacklevel=3)
+        return source
 
     def at(self, when: Any) -> StoredSource:
         """A source of the cluster as it was at ``when`` (anything ``pandas.Timestamp`` takes;
@@ -710,7 +714,7 @@ class Recording:
         latest recorded state is given (nothing later was recorded).
         """
         ns = _as_ns(when)
-        if self._start_ns is not None and ns < self._start_ns:
+        if self._start_ns is not None and ns < self._start_ns // 1000 * 1000:   # time_range is in µs
             raise ValueError(f"{self.path} starts at {self.time_range[0].isoformat() if self.time_range else '?'}; "
                              f"nothing was recorded before it, so it cannot show the cluster at {when}")
         return self._replay(ns)
