@@ -83,6 +83,10 @@ def record_command(args: argparse.Namespace) -> int:
     except (NomadError, ValueError) as exc:
         print(f"\nnomadlab record: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:       # before the first event: while the starting snapshot was taken
+        print("\nnomadlab record: stopped before the recording started; run it again to start it",
+              file=sys.stderr)
+        return 130
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -68,6 +68,13 @@ class StoredSource:
         self.unreadable: dict[str, str] = dict(unreadable)
         self.namespace = namespace
         self._what = what
+        #: The header of the file it was read from (set by the snapshot or recording that made it).
+        self.manifest: dict[str, Any] = {}
+        #: The instants it describes, as aware datetimes (None when unknown).
+        self.time_range: tuple[datetime, datetime] | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._what})"
 
     # -- the Source protocol ------------------------------------------------------------------
     def list(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None) -> list[dict[str, Any]]:

@@ -700,6 +700,11 @@ class Recording:
                 replay.apply(te.event)
         when = "its end" if until_ns is None else datetime.fromtimestamp(until_ns / 1e9, UTC).isoformat()
         source = replay.source(what=f"the recording {self.path} at {when}", until_ns=until_ns)
+        source.manifest = dict(self.manifest)
+        if self.time_range is not None:
+            instant = self.time_range[1] if until_ns is None else min(
+                datetime.fromtimestamp(until_ns / 1e9, UTC), self.time_range[1])
+            source.time_range = (instant, instant)
         if replay.problems:
             more = f" (and {len(replay.problems) - 1} more)" if len(replay.problems) > 1 else ""
             warnings.warn(f"{self.path}: {replay.problems[0]}{more}; the rest of the recording is replayed",

@@ -77,7 +77,11 @@ def test_at_each_instant_every_frame_equals_the_simulators(recorded_demo: Record
     incident = recorded_demo.start_ns + (DEMO_HISTORY_S - 55 * 60) * NS
     assert len(instants) >= 7 and any(incident < t for t in instants), "no instant inside the incident"
     for t in instants:
-        got = all_frames(rec.at(pd.Timestamp(t, tz="UTC")))
+        source = rec.at(pd.Timestamp(t, tz="UTC"))
+        assert source.manifest["format"] == "nomadlab-recording"
+        assert source.time_range == (pd.Timestamp(t, tz="UTC").to_pydatetime(),) * 2
+        assert repr(source).startswith(f"StoredSource(the recording {recorded_demo.folder} at ")
+        got = all_frames(source)
         assert_same_frames(recorded_demo.frames[t], got, skip=("node_stats", "alloc_stats"))
 
 
