@@ -331,12 +331,24 @@ class Replay:
         from nomadlab.sim.wire import job_diff, job_scale_status, job_stub, node_stub
 
         job_stubs: dict[tuple[str, str], dict[str, Any]] = dict(self.job_stubs)
+        by_job: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for a in self.allocs.values():
+            by_job.setdefault((str(a.get("Namespace")), str(a.get("JobID"))), []).append(a)
+        latest_eval: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for e in self.evals.values():
+            if e.get("QueuedAllocations") is None:
+                continue
+            job_key = (str(e.get("Namespace")), str(e.get("JobID")))
+            best = latest_eval.get(job_key)
+            if best is None or _int(e.get("SnapshotIndex")) > _int(best.get("SnapshotIndex")):
+                latest_eval[job_key] = e
         for key in self.touched_jobs:
             job = self.jobs.get(key)
             if job is None:
                 continue
             try:
-                job_stubs[key] = job_stub(job, self._summary(key, job, job_stubs.get(key)), meta=True)
+                summary = self._summary(job, by_job.get(key, []), latest_eval.get(key), job_stubs.get(key))
+                job_stubs[key] = job_stub(job, summary, meta=True)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 self.problems.append(f"job {key[1]!r} of namespace {key[0]!r} cannot be listed: {exc!r}")
         self._children(job_stubs)
@@ -358,9 +370,6 @@ class Replay:
             "namespaces": list(self.namespaces),
             "node_pools": sorted(self.node_pools.values(), key=lambda p: str(p.get("Name"))),
         }
-        by_job: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for a in self.allocs.values():
-            by_job.setdefault((str(a.get("Namespace")), str(a.get("JobID"))), []).append(a)
         versions: dict[Hashable, Any] = {}
         for key, vs in self.versions.items():
             diffs: list[dict[str, Any]] | None
@@ -397,17 +406,12 @@ class Replay:
         unreadable.update(NOT_IN_STREAM)
         return StoredSource(lists, details, unreadable=unreadable, namespace="*", what=what)
 
-    def _summary(self, key: tuple[str, str], job: Mapping[str, Any],
+    def _summary(self, job: Mapping[str, Any], allocs: list[dict[str, Any]], latest: Mapping[str, Any] | None,
                  stub: Mapping[str, Any] | None) -> dict[str, Any]:
-        """``JobSummary`` from the allocations and the latest processed evaluation's queued counts."""
+        """``JobSummary`` from the job's allocations and the queued counts of its latest
+        processed evaluation (``latest``)."""
         from nomadlab.sim.scheduler import job_summary_counts
 
-        allocs = [a for a in self.allocs.values() if (str(a.get("Namespace")), str(a.get("JobID"))) == key]
-        latest: Mapping[str, Any] | None = None
-        for e in self.evals.values():
-            if (str(e.get("Namespace")), str(e.get("JobID"))) == key and e.get("QueuedAllocations") is not None \
-                    and (latest is None or _int(e.get("SnapshotIndex")) > _int(latest.get("SnapshotIndex"))):
-                latest = e
         queued = dict(latest.get("QueuedAllocations") or {}) if latest is not None else {}
         before = dict((stub or {}).get("JobSummary") or {})
         summary = {"JobID": job.get("ID"), "Namespace": job.get("Namespace"),

@@ -182,6 +182,7 @@ class _Recorder:
         self._last_sync = 0.0
         self.start_index = 0
         self.counts: dict[tuple[str, str], dict[str, Any]] = {}
+        self.done = threading.Event()      # set when follow() returns: ends the usage sampler
 
     # -- setup ----------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -259,6 +260,8 @@ class _Recorder:
         for _, file in segments:
             if file.suffix == ".ndjson":
                 _trim_torn_line(file)
+            elif file.with_suffix("").exists():      # a rotation cut short: its gzip is whole
+                file.with_suffix("").unlink()
         total = 0
         for n, file in segments:
             events = list(_segment_events(file, warn=True))
@@ -438,7 +441,7 @@ class _Recorder:
 
         assert self.usage_every_s is not None
         cluster = re.sub(r"[^A-Za-z0-9_.-]", "_", self.client.config.region or "global")
-        while not self.stop.is_set():
+        while not (self.stop.is_set() or self.done.is_set()):
             try:
                 frame = sample_once(self.client)
                 write_usage(frame, self.folder / USAGE, cluster=cluster)
@@ -446,7 +449,7 @@ class _Recorder:
             except NomadError as exc:
                 warnings.warn(f"usage sample failed ({exc}); the next round is in {self.usage_every_s:g} s",
                               RuntimeWarning, stacklevel=1)
-            self.stop.wait(self.usage_every_s)
+            self.done.wait(self.usage_every_s)
 
     def close(self) -> None:
         if self.handle is not None:
@@ -512,14 +515,12 @@ def record(source_or_client: Any, path: str | os.PathLike[str], *,
     if every is not None:
         sampler = threading.Thread(target=recorder.sample_usage, name="nomadlab-usage", daemon=True)
         sampler.start()
-    own_stop = stop is None
     try:
         recorder.follow(max_reconnects)
     except KeyboardInterrupt:
         pass
     finally:
-        if own_stop or sampler is not None:
-            recorder.stop.set()
+        recorder.done.set()
         recorder.close()
         if sampler is not None:
             sampler.join(timeout=30)
