@@ -25,7 +25,6 @@ import re
 import threading
 import time
 import warnings
-import zlib
 from collections import Counter
 from collections.abc import Callable, Generator, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from nomadlab.errors import NomadAPIError, NomadDecodeError, NomadError, NomadTr
 
 from ._files import OfflineFormatError, atomic_file, check_format, fsync_dir, rfc3339_now, write_json_atomic
 from ._replay import NAMESPACES_NOTE, SCALING_NOTE, Replay, TimedEvent, batch_time_ns
+from ._segments import EVENTS, segment_events, segments, trim_torn_line
 from .snapshot import OfflineDataWarning, Snapshot, load_snapshot, snapshot
 
 if TYPE_CHECKING:
@@ -57,9 +57,7 @@ FORMAT_VERSION = 1
 HEADER = "recording.json"
 CHECKPOINT = "checkpoint.json"
 SNAPSHOT = "snapshot.tar.gz"
-EVENTS = "events"
 USAGE = "usage"
-_SEGMENT = re.compile(r"^segment-(\d{6})\.ndjson(\.gz)?$")
 
 
 def _drops() -> tuple[type[BaseException], ...]:
@@ -123,23 +121,6 @@ def _seconds(every: str | float | None) -> float | None:
     if value <= 0:
         raise ValueError(f"usage_every must be positive, not {every!r}")
     return value
-
-
-def _segments(folder: Path) -> list[tuple[int, Path]]:
-    """The segment files of ``folder/events``, in order (a plain file beside its own gzipped
-    copy, left by a rotation cut short, is left out: the gzipped one is whole)."""
-    out: dict[int, Path] = {}
-    events = folder / EVENTS
-    if not events.is_dir():
-        return []
-    for file in events.iterdir():
-        m = _SEGMENT.match(file.name)
-        if m is None:
-            continue
-        n = int(m.group(1))
-        if n not in out or m.group(2):
-            out[n] = file
-    return sorted(out.items())
 
 
 def _probe_index(client: NomadClient) -> int:
@@ -256,15 +237,15 @@ class _Recorder:
     def _scan(self) -> None:
         """Pick up where the recording stops: the last index written, the events written at it,
         the segment to go on with. A line cut short by a kill is dropped from the open segment."""
-        segments = _segments(self.folder)
-        for _, file in segments:
+        found = segments(self.folder)
+        for _, file in found:
             if file.suffix == ".ndjson":
-                _trim_torn_line(file)
+                trim_torn_line(file)
             elif file.with_suffix("").exists():      # a rotation cut short: its gzip is whole
                 file.with_suffix("").unlink()
         total = 0
-        for n, file in segments:
-            events = list(_segment_events(file, warn=True))
+        for n, file in found:
+            events = list(segment_events(file, warn=True))
             for te in events:
                 if te.read:
                     continue
@@ -281,8 +262,8 @@ class _Recorder:
                 self.last_time = te.time_ns
             self.segment_no = n + (1 if file.name.endswith(".gz") else 0)
         self.total = total
-        if segments and not segments[-1][1].name.endswith(".gz"):
-            self.segment_no = segments[-1][0]
+        if found and not found[-1][1].name.endswith(".gz"):
+            self.segment_no = found[-1][0]
 
     # -- segments -------------------------------------------------------------------------------
     def _segment_path(self, n: int) -> Path:
@@ -541,71 +522,6 @@ def _read_header(folder: Path) -> Mapping[str, Any]:
     return check_format(raw, expected=FORMAT, version=FORMAT_VERSION, path=path)
 
 
-def _trim_torn_line(file: Path) -> None:
-    """Cut a last line without its newline (a write killed mid-line) off an open segment."""
-    size = file.stat().st_size
-    if size == 0:
-        return
-    with open(file, "rb+") as f:
-        f.seek(max(0, size - 1))
-        if f.read(1) == b"\n":
-            return
-        f.seek(0)
-        data = f.read()
-        keep = data.rfind(b"\n") + 1
-        f.truncate(keep)
-
-
-def _segment_lines(file: Path) -> Iterator[tuple[int, bytes]]:
-    """``(line number, line)`` of a segment; a gzip cut short or damaged yields what it held
-    before the damage and warns."""
-    if file.name.endswith(".gz"):
-        decompressor = zlib.decompressobj(wbits=47)
-        data = bytearray()
-        error = None
-        try:
-            with open(file, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    data += decompressor.decompress(chunk)
-            data += decompressor.flush()
-            if not decompressor.eof:
-                error = "the gzip stream is cut short"
-        except zlib.error as exc:
-            error = f"the gzip data is damaged ({exc})"
-        if error is not None:
-            warnings.warn(f"{file}: {error}; the events before the damage are read, the rest are lost. "
-                          "The recording's other segments are read whole.", OfflineDataWarning, stacklevel=4)
-            cut = data.rfind(b"\n") + 1
-            del data[cut:]
-        body = bytes(data)
-    else:
-        body = file.read_bytes()
-        if body and not body.endswith(b"\n"):
-            body = body[: body.rfind(b"\n") + 1]   # a line being written, or cut by a kill
-    for n, line in enumerate(body.split(b"\n"), start=1):
-        if line.strip():
-            yield n, line
-
-
-def _segment_events(file: Path, *, warn: bool = True) -> Iterator[TimedEvent]:
-    bad: list[int] = []
-    for n, line in _segment_lines(file):
-        try:
-            obj = orjson.loads(line)
-            read = "read" in obj
-            te = TimedEvent(int(obj["time"]), obj["read"] if read else obj["event"], read=read)
-            if not isinstance(te.event, dict):
-                raise TypeError("event is not an object")
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            bad.append(n)
-            continue
-        yield te
-    if bad and warn:
-        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        warnings.warn(f"{file}: line {bad[0]}{more} is not a recorded event and was skipped; every other line "
-                      "is read", OfflineDataWarning, stacklevel=3)
-
-
 def read_events(path: str | os.PathLike[str]) -> list[TimedEvent]:
     """Every event of the recording at ``path``, in order, each once (see :class:`TimedEvent`)."""
     folder = Path(path)
@@ -613,9 +529,9 @@ def read_events(path: str | os.PathLike[str]) -> list[TimedEvent]:
     out: list[TimedEvent] = []
     seen: set[tuple[int, str, str, str]] = set()
     counts: Counter[tuple[int, str, str, str]] = Counter()
-    for _, file in _segments(folder):
+    for _, file in segments(folder):
         batch: Counter[tuple[int, str, str, str]] = Counter()
-        for te in _segment_events(file):
+        for te in segment_events(file):
             ident = te.ident
             batch[ident] += 1
             if ident in seen and batch[ident] <= counts[ident]:

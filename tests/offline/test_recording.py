@@ -275,9 +275,9 @@ def test_a_corrupt_segment_is_named_and_the_rest_is_read(tmp_path: Path) -> None
 
 
 def _events_of(file: Path) -> list[Any]:
-    from nomadlab.offline.recording import _segment_events
+    from nomadlab.offline._segments import segment_events
 
-    return list(_segment_events(file))
+    return list(segment_events(file))
 
 
 def test_a_newer_recording_format_says_to_upgrade(tmp_path: Path) -> None:
