@@ -29,6 +29,10 @@ _EXPORTS: dict[str, str] = {
     "RetryPolicy": "nomadlab.retries",
     "audit_log": "nomadlab.audit",
     "connect": "nomadlab.connection",
+    "open_recording": "nomadlab.offline.recording",
+    "open_snapshot": "nomadlab.offline.snapshot",
+    "record": "nomadlab.offline.recording",
+    "snapshot": "nomadlab.offline.snapshot",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -45,6 +49,10 @@ if TYPE_CHECKING:
     from nomadlab.errors import NomadError as NomadError
     from nomadlab.errors import NomadTransportError as NomadTransportError
     from nomadlab.fanout import FanOutResult as FanOutResult
+    from nomadlab.offline.recording import open_recording as open_recording
+    from nomadlab.offline.recording import record as record
+    from nomadlab.offline.snapshot import open_snapshot as open_snapshot
+    from nomadlab.offline.snapshot import snapshot as snapshot
     from nomadlab.retries import RetryPolicy as RetryPolicy
 
 

@@ -1,7 +1,8 @@
 """The ``nomadlab`` command line.
 
 ``nomadlab sim`` serves a simulated Nomad cluster; ``nomadlab demo`` serves the ``demo``
-scenario and starts JupyterLab on the notebooks, with ``NOMAD_ADDR`` pointing at it;
+scenario and starts JupyterLab on the notebooks, with ``NOMAD_ADDR`` pointing at it.
+``nomadlab snapshot`` and ``nomadlab record`` save a cluster for later (``nomadlab.offline``);
 ``nomadlab inspect PATH`` says what a snapshot, recording, debug archive or history holds.
 
 JupyterLab's login token is generated here and handed to it as ``JUPYTER_TOKEN``, so that its
@@ -390,6 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("path", metavar="PATH", help="the file or folder to describe")
     inspect.set_defaults(func=_inspect)
+
+    from .offline._cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
