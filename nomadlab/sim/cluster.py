@@ -29,10 +29,13 @@ from .allocations import AllocationOperations
 from .clock import Clock, ManualClock
 from .events import EventBroker
 from .faults import FaultInjector
+from .gc import GCOperations
 from .jobs import JobOperations
+from .launches import LaunchOperations
 from .lifecycle import Behaviours
 from .nodes import NodeOperations
 from .state import StateStore
+from .versions import VersionOperations
 
 if TYPE_CHECKING:
     import httpx
@@ -40,7 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["SimCluster"]
 
 
-class SimCluster(JobOperations, AllocationOperations, NodeOperations):
+class SimCluster(JobOperations, VersionOperations, LaunchOperations, AllocationOperations, NodeOperations,
+                 GCOperations):
     """A Nomad cluster in a process.
 
     Parameters
@@ -83,6 +87,8 @@ class SimCluster(JobOperations, AllocationOperations, NodeOperations):
         self.queued: dict[tuple[str, str], dict[str, int]] = {}
         self._alloc_generation: dict[str, int] = {}
         self._restart_times: dict[tuple[str, str], list[int]] = {}
+        # Terminal allocations their client has garbage-collected (no stats, logs or restarts).
+        self.client_collected: set[str] = set()
         with self.state.lock:
             idx = 1
             self.state.node_pools["all"] = wire.new_node_pool(

@@ -12,7 +12,8 @@ from .gojson import Map, Slice, Struct
 
 __all__ = [
     "JOB_REGISTER", "JOB_PLAN", "JOB_EVALUATE", "SCALING", "NODE_DRAIN", "NODE_ELIGIBILITY",
-    "ACL_POLICY", "ACL_TOKEN", "ACL_BOOTSTRAP", "JOB",
+    "ACL_POLICY", "ACL_TOKEN", "ACL_BOOTSTRAP", "JOB", "JOBS_PARSE", "JOB_REVERT", "JOB_STABLE", "JOB_DISPATCH",
+    "ALLOC_RESTART", "ALLOC_SIGNAL",
 ]
 
 STRINGS = Slice("string", "[]string")
@@ -99,3 +100,16 @@ ACL_TOKEN = Struct("api.ACLToken", {
     "Global": "bool", "ExpirationTTL": "any", "CreateIndex": "uint64", "ModifyIndex": "uint64",
 })
 ACL_BOOTSTRAP = Struct("api.BootstrapRequest", {"BootstrapSecret": "string"})
+JOBS_PARSE = Struct("api.JobsParseRequest", {"JobHCL": "string", "HCLv1": "bool", "Variables": "string",
+                                             "Canonicalize": "bool"})
+JOB_REVERT = Struct("structs.JobRevertRequest", {"JobID": "string", "JobVersion": "uint64",
+                                                 "EnforcePriorVersion": "uint64", **_WRITE})
+JOB_STABLE = Struct("structs.JobStabilityRequest", {"JobID": "string", "JobVersion": "uint64", "Stable": "bool",
+                                                    **_WRITE})
+JOB_DISPATCH = Struct("structs.JobDispatchRequest", {
+    "JobID": "string", "Payload": "string", "Meta": STRING_MAP, "IdPrefixTemplate": "string", "Priority": "int",
+    **_WRITE,
+})
+ALLOC_RESTART = Struct("struct", {"TaskName": "string", "AllTasks": "bool"})
+ALLOC_SIGNAL = Struct("structs.AllocSignalRequest", {"AllocID": "string", "Task": "string", "Signal": "string",
+                                                     **_WRITE})

@@ -114,13 +114,14 @@ R = {  # the router's patterns, by name, to key the cases
     "self": r"/v1/agent/self", "members": r"/v1/agent/members", "health": r"/v1/agent/health",
     "namespaces": r"/v1/namespaces", "namespace": r"/v1/namespace/(?P<name>[^/]+)",
     "pools": r"/v1/node/pools", "pool": r"/v1/node/pool/(?P<name>[^/]+)",
-    "jobs_get": r"/v1/jobs", "job": r"/v1/job/(?P<rest>.+)",
+    "jobs_get": r"/v1/jobs", "jobs_parse": r"/v1/jobs/parse", "job": r"/v1/job/(?P<rest>.+)",
     "allocs": r"/v1/allocations", "alloc_stop": r"/v1/allocation/(?P<alloc_id>[^/]+)/stop",
     "alloc_sub": r"/v1/allocation/(?P<alloc_id>[^/]+)/(?P<sub>.+)",
     "alloc": r"/v1/allocation/(?P<alloc_id>[^/]+)",
     "nodes": r"/v1/nodes", "node_allocs": r"/v1/node/(?P<node_id>[^/]+)/allocations",
     "drain": r"/v1/node/(?P<node_id>[^/]+)/drain", "elig": r"/v1/node/(?P<node_id>[^/]+)/eligibility",
-    "purge": r"/v1/node/(?P<node_id>[^/]+)/purge", "node": r"/v1/node/(?P<node_id>[^/]+)",
+    "purge": r"/v1/node/(?P<node_id>[^/]+)/purge", "node_eval": r"/v1/node/(?P<node_id>[^/]+)/evaluate",
+    "node": r"/v1/node/(?P<node_id>[^/]+)",
     "evals": r"/v1/evaluations", "eval_allocs": r"/v1/evaluation/(?P<eval_id>[^/]+)/allocations",
     "eval": r"/v1/evaluation/(?P<eval_id>[^/]+)", "deps": r"/v1/deployments",
     "dep_allocs": r"/v1/deployment/allocations/(?P<dep_id>[^/]+)",
@@ -130,6 +131,11 @@ R = {  # the router's patterns, by name, to key the cases
     "token_self": r"/v1/acl/token/self", "client_stats": r"/v1/client/stats",
     "alloc_stats": r"/v1/client/allocation/(?P<alloc_id>[^/]+)/stats",
     "logs": r"/v1/client/fs/logs/(?P<alloc_id>[^/]*)",
+    "alloc_restart": r"/v1/client/allocation/(?P<alloc_id>[^/]+)/restart",
+    "alloc_signal": r"/v1/client/allocation/(?P<alloc_id>[^/]+)/signal",
+    "alloc_gc": r"/v1/client/allocation/(?P<alloc_id>[^/]+)/gc",
+    "client_alloc": r"/v1/client/allocation/(?P<rest>.*)", "client_gc": r"/v1/client/gc",
+    "system_gc": r"/v1/system/gc", "reconcile": r"/v1/system/reconcile/summaries",
 }
 
 # Alloc.GetAlloc checks only the allocation's namespace and hides it behind the uncoded
@@ -179,8 +185,26 @@ CASES: list[Case] = [
     Case("job-plan-team", R["job"], "POST", P("/v1/job/a/plan"), _profile(OK, TEAM), body=_job_body("team")),
     Case("job-submission", R["job"], "GET", P("/v1/job/a/submission"),
          _profile((404, "job source not found"), READ_DEFAULT), {"version": "0"}),
+    # The HTTP handler checks the body before the RPC checks the token (400 for everyone), then
+    # the RPC checks the capability before the job (403, then Nomad's uncoded 500).
+    Case("job-revert-no-id", R["job"], "POST", P("/v1/job/a/revert"),
+         _profile((400, "JobID must be specified"), ALL), body={}),
     Case("job-revert", R["job"], "POST", P("/v1/job/a/revert"),
-         _profile((501, "not supported by nomadlab.sim (see FIDELITY.md)"), WRITE_DEFAULT), body={}),
+         _profile((500, "can't revert to current version"), WRITE_DEFAULT), body={"JobID": "a", "JobVersion": 0}),
+    Case("job-stable", R["job"], "POST", P("/v1/job/a/stable"), _profile(OK, WRITE_DEFAULT),
+         body={"JobID": "a", "JobVersion": 0, "Stable": True}),
+    Case("job-stable-team", R["job"], "POST", P("/v1/job/b/stable"), _profile(OK, TEAM),
+         {"namespace": "team"}, body={"JobID": "b", "JobVersion": 0, "Stable": True}),
+    Case("job-dispatch", R["job"], "POST", P("/v1/job/a/dispatch"),
+         _profile((500, 'Specified job "a" is not a parameterized job'), WRITE_DEFAULT), body={}),
+    Case("job-dispatch-payload", R["job"], "POST", P("/v1/job/a/dispatch/payload"),
+         _profile((500, 'Specified job "a" is not a parameterized job'), WRITE_DEFAULT), body={}),
+    Case("job-periodic-force", R["job"], "POST", P("/v1/job/a/periodic/force"),
+         _profile((500, "can't force launch non-periodic job"), WRITE_DEFAULT)),
+    Case("jobs-parse", R["jobs_parse"], "POST", P("/v1/jobs/parse"), _profile(OK, READ_DEFAULT),
+         body={"JobHCL": 'job "x" {}'}),
+    Case("jobs-parse-team", R["jobs_parse"], "POST", P("/v1/jobs/parse"), _profile(OK, TEAM),
+         {"namespace": "team"}, body={"JobHCL": 'job "x" {}'}),
     Case("allocs-list", R["allocs"], "GET", P("/v1/allocations"), _profile(OK, READ_DEFAULT)),
     Case("allocs-list-star", R["allocs"], "GET", P("/v1/allocations"),
          _profile(OK, ("read", "other", "write", "mgmt")), {"namespace": "*"}),
@@ -198,8 +222,8 @@ CASES: list[Case] = [
          body={"DrainSpec": {"Deadline": 60_000_000_000}}),
     Case("node-elig", R["elig"], "POST", P("/v1/node/{node}/eligibility"), _profile(OK, NODE_WRITE),
          body={"Eligibility": "ineligible"}),
-    Case("node-purge", R["purge"], "POST", P("/v1/node/{node}/purge"),
-         _profile((501, "not supported by nomadlab.sim (see FIDELITY.md)"), NODE_WRITE)),
+    Case("node-purge", R["purge"], "POST", P("/v1/node/{node}/purge"), _profile(OK, NODE_WRITE)),
+    Case("node-evaluate", R["node_eval"], "POST", P("/v1/node/{node}/evaluate"), _profile(OK, NODE_WRITE)),
     Case("node-get", R["node"], "GET", P("/v1/node/{node}"), _profile(OK, NODE_READ)),
     Case("evals", R["evals"], "GET", P("/v1/evaluations"), _profile(OK, READ_DEFAULT)),
     Case("eval-allocs", R["eval_allocs"], "GET", P("/v1/evaluation/{eval_a}/allocations"),
@@ -240,6 +264,20 @@ CASES: list[Case] = [
          {"task": "t", "type": "stdout"}, stream=True),
     Case("logs-team", R["logs"], "GET", P("/v1/client/fs/logs/{alloc_b}"), _profile(OK, TEAM),
          {"task": "t", "type": "stdout"}, stream=True),
+    Case("alloc-restart", R["alloc_restart"], "PUT", P("/v1/client/allocation/{alloc_a}/restart"),
+         _profile(OK, WRITE_DEFAULT), body={}),
+    Case("alloc-restart-team", R["alloc_restart"], "PUT", P("/v1/client/allocation/{alloc_b}/restart"),
+         _profile(OK, TEAM), body={"TaskName": "t"}),
+    Case("alloc-signal", R["alloc_signal"], "POST", P("/v1/client/allocation/{alloc_a}/signal"),
+         _profile(OK, WRITE_DEFAULT), body={"Signal": "SIGHUP"}),
+    Case("alloc-gc", R["alloc_gc"], "PUT", P("/v1/client/allocation/{alloc_a}/gc"),
+         _profile((500, "No such allocation on client, or allocation not eligible for GC"), WRITE_DEFAULT)),
+    Case("client-alloc-unknown", R["client_alloc"], "GET", P("/v1/client/allocation/{alloc_a}/nope"),
+         _profile((404, "resource not found"), ALL)),
+    Case("client-gc", R["client_gc"], "PUT", P("/v1/client/gc"), _profile(OK, NODE_WRITE), {"node_id": "{node}"}),
+    Case("system-gc", R["system_gc"], "PUT", P("/v1/system/gc"), _profile(OK, ("mgmt",))),
+    Case("system-gc-post", R["system_gc"], "POST", P("/v1/system/gc"), _profile((405, "Invalid method"), ALL)),
+    Case("system-reconcile", R["reconcile"], "PUT", P("/v1/system/reconcile/summaries"), _profile(OK, ("mgmt",))),
 ]
 
 
@@ -291,8 +329,8 @@ def test_expired_token_is_denied_on_every_authenticated_route() -> None:
     expired = c.acl.create_token(name="exp", policies=["exp"], ttl_ns=1_000_000_000)["SecretID"]
     c.advance(2)
     for case in CASES:
-        if case.expect["anon"][0] in (200, 400, 404) and case.expect["anon"] == case.expect["mgmt"]:
-            continue  # routes Nomad answers without authenticating (status, regions, health, ...)
+        if case.expect["anon"][0] in (200, 400, 404, 405) and case.expect["anon"] == case.expect["mgmt"]:
+            continue  # answered before authenticating (status, regions, health, a bad method, ...)
         if case.id.startswith(("acl-", "namespaces", "node-pools")):
             continue
         path = case.path(world.ids)
