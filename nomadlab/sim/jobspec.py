@@ -828,17 +828,15 @@ def _variables(tree: dict[str, Any], var_text: str) -> dict[str, Any]:
         elif "default" in body:
             declared[name] = _value(body["default"], empty_scope)
         else:
-            raise _diag("Unset variable", f'A used variable must be set or have a default value; see '
-                        f'https://developer.hashicorp.com/nomad/docs/job-specification/hcl2/variables for '
-                        f'details. ("{name}")')
+            raise _diag(f'Unset variable "{name}"', "A used variable must be set or have a default value; see "
+                        "https://developer.hashicorp.com/nomad/docs/reference/hcl2/variables  for details.")
         vtype = str(body.get("type", "") or "")
         if vtype in ("number",) and isinstance(declared[name], str):
             declared[name] = _number(declared[name])
         if vtype == "bool" and isinstance(declared[name], str) and declared[name] in ("true", "false"):
             declared[name] = declared[name] == "true"
-    for name in given:
-        if name not in declared:
-            raise _diag("Undefined variable", f'A "{name}" variable was assigned a value, but was not declared.')
+    # A value for a variable the jobspec does not declare is only a warning when parsing is not
+    # strict, as for /v1/jobs/parse (jobspec2 types.variables.go "Undefined variable").
     return declared
 
 
