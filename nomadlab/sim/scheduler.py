@@ -256,10 +256,24 @@ def reconcile(
         have = len(keep) + replacing + done + pending_reschedule
         count = int(tg.get("Count") or 0)
         if have > count:
-            surplus = sorted(keep, key=_name_index, reverse=True)[: have - count]
-            for a in surplus:
-                result.stop.append((a, _NOT_NEEDED))
-                keep.remove(a)
+            # Highest name indexes go first, whether kept or about to be replaced: a count
+            # lowered together with a destructive change stops the surplus instead of
+            # replacing it.
+            candidates: list[tuple[int, int, Any]] = [(_name_index(a), 1, a) for a in keep]
+            candidates += [(p[1], 0, p) for p in result.place if p[0] == name]
+            candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
+            for _, kept, item in candidates[: have - count]:
+                if kept:
+                    result.stop.append((item, _NOT_NEEDED))
+                    keep.remove(item)
+                    continue
+                result.place.remove(item)
+                prev = item[2]
+                for i, (a, desc) in enumerate(result.stop):
+                    if a is prev and desc in (_DESTRUCTIVE, _MIGRATE):
+                        result.stop[i] = (a, _NOT_NEEDED)
+                        bucket = result.destructive if desc == _DESTRUCTIVE else result.migrate
+                        bucket[name] -= 1
         elif have < count:
             used = {_name_index(a) for a in keep} | {
                 i for g, i, _ in result.place if g == name
