@@ -7,10 +7,15 @@ from typing import Any
 
 from nomadlab.actions._plan import Outcome, Status, Waiter
 
-__all__ = ["follow_eval"]
+__all__ = ["follow_eval", "task_events_of"]
 
 _EVAL_DONE = ("complete", "failed", "blocked", "canceled")
 _DEPLOY_DONE = ("successful", "failed", "cancelled", "canceled")
+
+
+def task_events_of(waiter: Waiter, alloc_ids: list[str]) -> Any:
+    """The task events of ``alloc_ids`` as a frame (``None`` for no allocation)."""
+    return _events(waiter, alloc_ids)
 
 
 def _events(waiter: Waiter, alloc_ids: list[str]) -> Any:

@@ -266,6 +266,8 @@ def reconcile(
                 if kept:
                     result.stop.append((item, _NOT_NEEDED))
                     keep.remove(item)
+                    if any(x is item for x in result.inplace):
+                        result.inplace = [x for x in result.inplace if x is not item]
                     continue
                 result.place.remove(item)
                 prev = item[2]

@@ -310,3 +310,13 @@ def test_a_lower_count_with_a_destructive_change_stops_the_surplus() -> None:
     assert stopped == {"web.g[0]": "alloc is being updated due to job update",
                        "web.g[1]": "alloc not needed due to job update",
                        "web.g[2]": "alloc not needed due to job update"}
+
+
+def test_a_lower_count_with_an_inplace_change_does_not_update_the_surplus() -> None:
+    from tests.sim.conftest import new_cluster, simple_job
+
+    c = new_cluster()
+    c.register_job(simple_job("web", count=4))
+    c.advance(30)
+    updates = c.plan_job(simple_job("web", count=3))["Annotations"]["DesiredTGUpdates"]["g"]
+    assert (updates["Stop"], updates["InPlaceUpdate"]) == (1, 3)
