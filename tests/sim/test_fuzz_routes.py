@@ -33,8 +33,9 @@ NOMAD_500 = re.compile(
     r"|invalid scheduling eligibility \"|can not set node's scheduling eligibility"  # Node.UpdateEligibility
     r"|Enforcing job modify index \d+: |node not found$"
     # Job.Revert, Job.Stable, Job.Dispatch, Periodic.Force (nomad/job_endpoint.go, periodic_endpoint.go)
-    r"|job \"[^\"]*\" not found$|can't revert to current version$|job \"[^\"]*\" in namespace \"[^\"]*\" at version \d+ "
-    r"not found$|Current job has version \d+; enforcing version \d+$|parameterized job not found$"
+    r"|job \"[^\"]*\" not found$|can't revert to current version$"
+    r"|job \"[^\"]*\" in namespace \"[^\"]*\" at version \d+ not found$"
+    r"|Current job has version \d+; enforcing version \d+$|parameterized job not found$"
     r"|Specified job \"[^\"]*\" is (not a parameterized job|stopped)$|Payload (is not provided but required|"
     r"provided but forbidden) by parameterized job$|Payload exceeds maximum size; |Dispatch (request included "
     r"unpermitted metadata keys|did not provide required meta keys): \[|dispatch job priority must be between "
