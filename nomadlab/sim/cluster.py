@@ -27,6 +27,7 @@ from . import wire
 from .acl import AclStore
 from .allocations import AllocationOperations
 from .clock import Clock, ManualClock
+from .deployments import DeploymentOperations
 from .events import EventBroker
 from .faults import FaultInjector
 from .gc import GCOperations
@@ -44,7 +45,7 @@ __all__ = ["SimCluster"]
 
 
 class SimCluster(JobOperations, VersionOperations, LaunchOperations, AllocationOperations, NodeOperations,
-                 GCOperations):
+                 DeploymentOperations, GCOperations):
     """A Nomad cluster in a process.
 
     Parameters

@@ -13,7 +13,7 @@ from .gojson import Map, Slice, Struct
 __all__ = [
     "JOB_REGISTER", "JOB_PLAN", "JOB_EVALUATE", "SCALING", "NODE_DRAIN", "NODE_ELIGIBILITY",
     "ACL_POLICY", "ACL_TOKEN", "ACL_BOOTSTRAP", "JOB", "JOBS_PARSE", "JOB_REVERT", "JOB_STABLE", "JOB_DISPATCH",
-    "ALLOC_RESTART", "ALLOC_SIGNAL",
+    "ALLOC_RESTART", "ALLOC_SIGNAL", "DEPLOYMENT_PAUSE", "DEPLOYMENT_PROMOTE", "DEPLOYMENT_HEALTH",
 ]
 
 STRINGS = Slice("string", "[]string")
@@ -113,3 +113,9 @@ JOB_DISPATCH = Struct("structs.JobDispatchRequest", {
 ALLOC_RESTART = Struct("struct", {"TaskName": "string", "AllTasks": "bool"})
 ALLOC_SIGNAL = Struct("structs.AllocSignalRequest", {"AllocID": "string", "Task": "string", "Signal": "string",
                                                      **_WRITE})
+DEPLOYMENT_PAUSE = Struct("structs.DeploymentPauseRequest", {"DeploymentID": "string", "Pause": "bool", **_WRITE})
+DEPLOYMENT_PROMOTE = Struct("structs.DeploymentPromoteRequest", {"DeploymentID": "string", "All": "bool",
+                                                                 "Groups": STRINGS, **_WRITE})
+DEPLOYMENT_HEALTH = Struct("structs.DeploymentAllocHealthRequest", {
+    "DeploymentID": "string", "HealthyAllocationIDs": STRINGS, "UnhealthyAllocationIDs": STRINGS, **_WRITE,
+})

@@ -126,6 +126,9 @@ R = {  # the router's patterns, by name, to key the cases
     "eval": r"/v1/evaluation/(?P<eval_id>[^/]+)", "deps": r"/v1/deployments",
     "dep_allocs": r"/v1/deployment/allocations/(?P<dep_id>[^/]+)",
     "dep": r"/v1/deployment/(?P<dep_id>[^/]+)", "stream": r"/v1/event/stream",
+    "dep_fail": r"/v1/deployment/fail/(?P<dep_id>[^/]+)", "dep_pause": r"/v1/deployment/pause/(?P<dep_id>[^/]+)",
+    "dep_promote": r"/v1/deployment/promote/(?P<dep_id>[^/]+)",
+    "dep_health": r"/v1/deployment/allocation-health/(?P<dep_id>[^/]+)",
     "bootstrap": r"/v1/acl/bootstrap", "policies": r"/v1/acl/policies",
     "policy": r"/v1/acl/policy/(?P<name>[^/]*)", "tokens": r"/v1/acl/tokens", "token": r"/v1/acl/token",
     "token_self": r"/v1/acl/token/self", "client_stats": r"/v1/client/stats",
@@ -240,6 +243,25 @@ CASES: list[Case] = [
     Case("dep-get-team", R["dep"], "GET", P("/v1/deployment/{dep_b}"),
          {**_profile(OK, ("mgmt",)), "read": (404, "deployment not found"),
           "write": (404, "deployment not found")}),
+    # Deployment writes look the deployment up, then check submit-job on its namespace; these
+    # deployments have completed, so a writer meets Nomad's terminal-deployment texts.
+    Case("dep-fail", R["dep_fail"], "POST", P("/v1/deployment/fail/{dep_a}"),
+         _profile((500, "can't fail terminal deployment"), WRITE_DEFAULT)),
+    Case("dep-fail-team", R["dep_fail"], "POST", P("/v1/deployment/fail/{dep_b}"),
+         _profile((500, "can't fail terminal deployment"), TEAM)),
+    Case("dep-fail-unknown", R["dep_fail"], "POST", P("/v1/deployment/fail/nope"),
+         _profile((500, "deployment not found"), ALL)),
+    Case("dep-pause", R["dep_pause"], "POST", P("/v1/deployment/pause/{dep_a}"),
+         _profile((500, "can't pause terminal deployment"), WRITE_DEFAULT), body={"DeploymentID": "{dep_a}",
+                                                                                   "Pause": True}),
+    Case("dep-pause-no-id", R["dep_pause"], "POST", P("/v1/deployment/pause/{dep_a}"),
+         _profile((400, "DeploymentID must be specified"), ALL), body={"Pause": True}),
+    Case("dep-promote", R["dep_promote"], "POST", P("/v1/deployment/promote/{dep_a}"),
+         _profile((500, "can't promote terminal deployment"), WRITE_DEFAULT),
+         body={"DeploymentID": "{dep_a}", "All": True}),
+    Case("dep-health", R["dep_health"], "POST", P("/v1/deployment/allocation-health/{dep_a}"),
+         _profile((500, "can't set health of allocations for a terminal deployment"), WRITE_DEFAULT),
+         body={"DeploymentID": "{dep_a}", "HealthyAllocationIDs": ["{alloc_a}"]}),
     Case("event-stream", R["stream"], "GET", P("/v1/event/stream"), _profile(OK, READ_DEFAULT),
          {"topic": "Job"}, stream=True),
     Case("event-stream-star", R["stream"], "GET", P("/v1/event/stream"), _profile(OK, ("mgmt",)),
@@ -281,6 +303,19 @@ CASES: list[Case] = [
 ]
 
 
+def _with_ids(body: Any, ids: dict[str, str]) -> Any:
+    """A case's body with ``{alloc_a}``-style placeholders filled in."""
+    if isinstance(body, str):
+        for name, value in ids.items():
+            body = body.replace("{" + name + "}", value)
+        return body
+    if isinstance(body, list):
+        return [_with_ids(v, ids) for v in body]
+    if isinstance(body, dict):
+        return {k: _with_ids(v, ids) for k, v in body.items()}
+    return body
+
+
 def test_every_route_of_the_router_has_a_case() -> None:
     patterns = {route.pattern.pattern.removesuffix(r"\Z") for route in ROUTER.routes}
     covered = {case.pattern for case in CASES}
@@ -309,7 +344,8 @@ def test_acl_matrix(case: Case, token: str) -> None:
             status = r.status_code
             text = r.read().decode() if status != 200 else ""
     else:
-        r = world.http.request(case.method, path, params=params, headers=headers, json=case.body)
+        r = world.http.request(case.method, path, params=params, headers=headers,
+                               json=_with_ids(case.body, world.ids))
         status, text = r.status_code, r.text
     want_status, want_body = case.expect[token]
     assert status == want_status, (case.id, token, text)
@@ -336,7 +372,7 @@ def test_expired_token_is_denied_on_every_authenticated_route() -> None:
         path = case.path(world.ids)
         params = {k: v.format(**world.ids) for k, v in case.params.items()}
         r = world.http.request(case.method, path, params=params, headers={"X-Nomad-Token": expired},
-                               json=case.body)
+                               json=_with_ids(case.body, world.ids))
         assert (r.status_code, r.text) == DENIED, case.id
 
 

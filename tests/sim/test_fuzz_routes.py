@@ -44,6 +44,10 @@ NOMAD_500 = re.compile(
     r"|No such allocation on client, or allocation not eligible for GC$|Task not running$|Task not found$"
     r"|Could not find task runner for task: |task name cannot be set when restarting all tasks$"
     r"|Unknown node \"[^\"]*\"$"
+    # Deployment.Fail/Pause/Promote/SetAllocHealth (nomad/deployment_endpoint.go, state_store.go)
+    r"|deployment not found$|can't (fail|pause|resume|promote) terminal deployment$"
+    r"|can't set health of allocations for a terminal deployment$"
+    r"|must specify at least one healthy/unhealthy allocation ID$|unknown alloc \"|alloc \"[^\"]*\" is not part of "
     # allocRestart returns the body's decode error uncoded (command/agent/alloc_endpoint.go)
     r"|invalid character |unexpected EOF$|json: cannot unmarshal |exceeded max depth$)"
 )

@@ -31,6 +31,7 @@ REQUIREMENTS: list[tuple[str, str, Requirement]] = [
     ("*", r"/v1/allocations", ns("read-job")),
     ("*", r"/v1/allocation/.*", AUTH),
     ("*", r"/v1/evaluations?(/.*)?", ns("read-job")),
+    ("PUT|POST", r"/v1/deployment/(fail|pause|promote|allocation-health)/[^/]+", AUTH),
     ("*", r"/v1/deployments?(/.*)?", ns("read-job")),
     ("*", r"/v1/node/pools?(/.*)?", AUTH),
     ("PUT|POST", r"/v1/node/[^/]+/(drain|eligibility|purge|evaluate)", Requirement("node", level="write")),
