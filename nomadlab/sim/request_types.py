@@ -13,7 +13,7 @@ from .gojson import Map, Slice, Struct
 __all__ = [
     "JOB_REGISTER", "JOB_PLAN", "JOB_EVALUATE", "SCALING", "NODE_DRAIN", "NODE_ELIGIBILITY",
     "ACL_POLICY", "ACL_TOKEN", "ACL_BOOTSTRAP", "JOB", "JOBS_PARSE", "JOB_REVERT", "JOB_STABLE", "JOB_DISPATCH",
-    "ALLOC_RESTART", "ALLOC_SIGNAL", "DEPLOYMENT_PAUSE", "DEPLOYMENT_PROMOTE", "DEPLOYMENT_HEALTH",
+    "ALLOC_RESTART", "ALLOC_SIGNAL", "SCHEDULER_CONFIG", "DEPLOYMENT_PAUSE", "DEPLOYMENT_PROMOTE", "DEPLOYMENT_HEALTH",
 ]
 
 STRINGS = Slice("string", "[]string")
@@ -118,4 +118,11 @@ DEPLOYMENT_PROMOTE = Struct("structs.DeploymentPromoteRequest", {"DeploymentID":
                                                                  "Groups": STRINGS, **_WRITE})
 DEPLOYMENT_HEALTH = Struct("structs.DeploymentAllocHealthRequest", {
     "DeploymentID": "string", "HealthyAllocationIDs": STRINGS, "UnhealthyAllocationIDs": STRINGS, **_WRITE,
+})
+SCHEDULER_CONFIG = Struct("structs.SchedulerConfiguration", {
+    "SchedulerAlgorithm": "string", "MemoryOversubscriptionEnabled": "bool", "RejectJobRegistration": "bool",
+    "PauseEvalBroker": "bool", "NodeLimitForFeasibilityChecks": "uint64",
+    "PreemptionConfig": Struct("structs.PreemptionConfig", {
+        "SystemSchedulerEnabled": "bool", "SysBatchSchedulerEnabled": "bool", "BatchSchedulerEnabled": "bool",
+        "ServiceSchedulerEnabled": "bool"}),
 })

@@ -56,10 +56,13 @@ def _world() -> World:
     http = httpx.Client(transport=c.transport(), base_url="http://nomad")
     mgmt = c.acl.bootstrap()["SecretID"]
     secrets = {"mgmt": mgmt}
+    accessors: dict[str, str] = {}
     for name, rules in RULES.items():
         c.acl.upsert_policy(name, rules)
-        secrets[name] = c.acl.create_token(name=name, policies=[name])["SecretID"]
-    ids: dict[str, str] = {"node": node["ID"]}
+        token = c.acl.create_token(name=name, policies=[name])
+        secrets[name] = token["SecretID"]
+        accessors[f"acc_{name}"] = token["AccessorID"]
+    ids: dict[str, str] = {"node": node["ID"], **accessors}
     for ns, job in (("default", "a"), ("team", "b")):
         alloc = c.state.job_allocs(ns, job)[0]
         ids[f"alloc_{job}"] = alloc["ID"]
@@ -139,6 +142,12 @@ R = {  # the router's patterns, by name, to key the cases
     "alloc_gc": r"/v1/client/allocation/(?P<alloc_id>[^/]+)/gc",
     "client_alloc": r"/v1/client/allocation/(?P<rest>.*)", "client_gc": r"/v1/client/gc",
     "system_gc": r"/v1/system/gc", "reconcile": r"/v1/system/reconcile/summaries",
+    "validate": r"/v1/validate/job", "acl_token": r"/v1/acl/token/(?P<accessor>[^/]+)",
+    "acl_roles": r"/v1/acl/roles", "acl_auth_methods": r"/v1/acl/auth-methods",
+    "acl_binding_rules": r"/v1/acl/binding-rules",
+    "sched_config": r"/v1/operator/scheduler/configuration", "raft_config": r"/v1/operator/raft/configuration",
+    "raft_other": r"/v1/operator/raft/(?P<rest>.*)", "license": r"/v1/operator/license",
+    "vars": r"/v1/vars", "volumes": r"/v1/volumes", "plugins": r"/v1/plugins",
 }
 
 # Alloc.GetAlloc checks only the allocation's namespace and hides it behind the uncoded
@@ -300,6 +309,29 @@ CASES: list[Case] = [
     Case("system-gc", R["system_gc"], "PUT", P("/v1/system/gc"), _profile(OK, ("mgmt",))),
     Case("system-gc-post", R["system_gc"], "POST", P("/v1/system/gc"), _profile((405, "Invalid method"), ALL)),
     Case("system-reconcile", R["reconcile"], "PUT", P("/v1/system/reconcile/summaries"), _profile(OK, ("mgmt",))),
+    Case("validate-job", R["validate"], "POST", P("/v1/validate/job"), _profile(OK, READ_DEFAULT), body=_job_body()),
+    Case("validate-job-team", R["validate"], "POST", P("/v1/validate/job"), _profile(OK, TEAM),
+         body=_job_body("team")),
+    Case("acl-token-read", R["acl_token"], "GET", P("/v1/acl/token/{acc_read}"), _profile(OK, ("read", "mgmt"))),
+    Case("acl-token-update", R["acl_token"], "POST", P("/v1/acl/token/{acc_read}"), _profile(OK, ("mgmt",)),
+         body={"AccessorID": "{acc_read}", "Name": "renamed", "Policies": ["read"]}),
+    Case("acl-token-delete", R["acl_token"], "DELETE", P("/v1/acl/token/{acc_other}"), _profile(OK, ("mgmt",))),
+    Case("acl-roles", R["acl_roles"], "GET", P("/v1/acl/roles"), _profile(OK, ALL)),
+    Case("acl-auth-methods", R["acl_auth_methods"], "GET", P("/v1/acl/auth-methods"), _profile(OK, ALL)),
+    Case("acl-binding-rules", R["acl_binding_rules"], "GET", P("/v1/acl/binding-rules"), _profile(OK, ("mgmt",))),
+    Case("scheduler-config", R["sched_config"], "GET", P("/v1/operator/scheduler/configuration"),
+         _profile(OK, ("mgmt",))),
+    Case("scheduler-config-put", R["sched_config"], "PUT", P("/v1/operator/scheduler/configuration"),
+         _profile(OK, ("mgmt",)), body={"SchedulerAlgorithm": "spread"}),
+    Case("raft-config", R["raft_config"], "GET", P("/v1/operator/raft/configuration"), _profile(OK, ("mgmt",))),
+    Case("raft-other", R["raft_other"], "GET", P("/v1/operator/raft/nope"), _profile((404, "Invalid method"), ALL)),
+    Case("license", R["license"], "GET", P("/v1/operator/license"), _profile((204, ""), ALL)),
+    Case("vars", R["vars"], "GET", P("/v1/vars"), _profile(OK, ALL), {"prefix": "nomad/jobs"}),
+    Case("volumes", R["volumes"], "GET", P("/v1/volumes"), _profile(OK, ALL)),
+    Case("volumes-csi", R["volumes"], "GET", P("/v1/volumes"), _profile(OK, READ_DEFAULT), {"type": "csi"}),
+    Case("volumes-host-team", R["volumes"], "GET", P("/v1/volumes"), _profile(OK, TEAM),
+         {"type": "host", "namespace": "team"}),
+    Case("plugins", R["plugins"], "GET", P("/v1/plugins"), _profile(OK, ALL), {"type": "csi"}),
 ]
 
 
@@ -324,7 +356,8 @@ def test_every_route_of_the_router_has_a_case() -> None:
 
 
 def test_every_case_reaches_its_route() -> None:
-    ids = {"node": "n", "alloc_a": "x", "alloc_b": "y", "eval_a": "e", "eval_b": "f", "dep_a": "d", "dep_b": "b"}
+    ids = {"node": "n", "alloc_a": "x", "alloc_b": "y", "eval_a": "e", "eval_b": "f", "dep_a": "d", "dep_b": "b",
+           "acc_read": "r", "acc_other": "o", "acc_write": "w"}
     for case in CASES:
         path = case.path(ids)
         first = next(r for r in ROUTER.routes if r.pattern.match(path))
@@ -365,7 +398,7 @@ def test_expired_token_is_denied_on_every_authenticated_route() -> None:
     expired = c.acl.create_token(name="exp", policies=["exp"], ttl_ns=1_000_000_000)["SecretID"]
     c.advance(2)
     for case in CASES:
-        if case.expect["anon"][0] in (200, 400, 404, 405) and case.expect["anon"] == case.expect["mgmt"]:
+        if case.expect["anon"][0] in (200, 204, 400, 404, 405) and case.expect["anon"] == case.expect["mgmt"]:
             continue  # answered before authenticating (status, regions, health, a bad method, ...)
         if case.id.startswith(("acl-", "namespaces", "node-pools")):
             continue

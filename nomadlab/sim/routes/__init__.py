@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..acl import Requirement
 from ..router import Router
-from . import acl, agent, allocations, client, evaluations, events, jobs, nodes, system
+from . import acl, agent, allocations, client, evaluations, events, jobs, nodes, operator, storage, system
 
 
 def ns(*caps: str) -> Requirement:
@@ -19,6 +19,7 @@ AUTH = Requirement("auth")
 REQUIREMENTS: list[tuple[str, str, Requirement]] = [
     ("GET", r"/v1/jobs", ns("list-jobs")),
     ("PUT|POST", r"/v1/jobs/parse", ns("parse-job", "submit-job")),
+    ("PUT|POST", r"/v1/validate/job", AUTH),
     ("PUT|POST", r"/v1/jobs", AUTH),
     ("*", r"/v1/job/.+/plan", AUTH),
     ("GET", r"/v1/job/.+/scale", ns("read-job-scaling", "read-job")),
@@ -44,6 +45,11 @@ REQUIREMENTS: list[tuple[str, str, Requirement]] = [
     ("*", r"/v1/namespaces?(/.*)?", AUTH),
     ("*", r"/v1/event/stream", AUTH),
     ("*", r"/v1/system/.+", Requirement("mgmt")),
+    # the handlers check operator read/write and management, after their method and body checks
+    ("*", r"/v1/operator/(scheduler|raft)/.+", AUTH),
+    ("GET", r"/v1/vars", AUTH),
+    ("GET", r"/v1/volumes", AUTH),
+    ("GET", r"/v1/plugins", AUTH),
 ]
 
 __all__ = ["ROUTER", "build_router"]
@@ -52,7 +58,7 @@ __all__ = ["ROUTER", "build_router"]
 def build_router() -> Router:
     router = Router()
     # Order matters where patterns overlap: node pools before /v1/node/:id.
-    for module in (agent, jobs, allocations, nodes, evaluations, events, acl, client, system):
+    for module in (agent, jobs, allocations, nodes, evaluations, events, acl, client, system, operator, storage):
         module.register(router)
     for methods, pattern, need in REQUIREMENTS:
         router.require(methods, pattern, need)

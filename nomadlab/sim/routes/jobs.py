@@ -292,6 +292,30 @@ def jobs_parse(c: SimCluster, req: Request) -> Response:
     return json_response(req, job)
 
 
+def validate_job(c: SimCluster, req: Request) -> Response:
+    """PUT/POST /v1/validate/job: ``{"Job": …}`` checked as ``Job.Validate`` checks it.
+
+    Always 200 once the body decodes: validation errors are reported in the answer
+    (``ValidationErrors``, ``Error``), not as a status. ``read-job`` on the job's namespace.
+    """
+    from ..wire_common import multierror
+    from ..wire_jobs import validation_errors
+
+    body = decode_body(req, request_types.JOB_REGISTER)
+    job = ci_get(body, "Job")
+    if not job:
+        raise bad_request("Job must be specified")
+    spec = dict(job)
+    if ci_get(spec, "ID") is None:
+        spec["ID"] = ""
+    canonical = wire.canonicalize_job(spec, region=c.region, validate=False)
+    require_ns(req, canonical["Namespace"], "read-job")
+    errors = validation_errors(canonical)
+    reply = {"DriverConfigValidated": True, "ValidationErrors": errors or None,
+             "Error": multierror(errors) if errors else "", "Warnings": ""}
+    return json_response(req, reply)
+
+
 def _write_only(req: Request) -> None:
     if req.method not in ("PUT", "POST"):
         raise NomadHTTPError(405, "Invalid method")
@@ -419,4 +443,5 @@ def register(router: Router) -> None:
     router.add("GET", r"/v1/jobs", jobs_list)
     router.add("PUT|POST", r"/v1/jobs", jobs_register)
     router.add("PUT|POST", r"/v1/jobs/parse", jobs_parse)
+    router.add("PUT|POST", r"/v1/validate/job", validate_job)
     router.add("*", r"/v1/job/(?P<rest>.+)", job_specific)
