@@ -13,7 +13,8 @@ from .gojson import Map, Slice, Struct
 __all__ = [
     "JOB_REGISTER", "JOB_PLAN", "JOB_EVALUATE", "SCALING", "NODE_DRAIN", "NODE_ELIGIBILITY",
     "ACL_POLICY", "ACL_TOKEN", "ACL_BOOTSTRAP", "JOB", "JOBS_PARSE", "JOB_REVERT", "JOB_STABLE", "JOB_DISPATCH",
-    "ALLOC_RESTART", "ALLOC_SIGNAL", "SCHEDULER_CONFIG", "DEPLOYMENT_PAUSE", "DEPLOYMENT_PROMOTE", "DEPLOYMENT_HEALTH",
+    "ALLOC_RESTART", "ALLOC_SIGNAL", "SCHEDULER_CONFIG", "SEARCH", "DEPLOYMENT_PAUSE", "DEPLOYMENT_PROMOTE",
+    "DEPLOYMENT_HEALTH",
 ]
 
 STRINGS = Slice("string", "[]string")
@@ -126,3 +127,4 @@ SCHEDULER_CONFIG = Struct("structs.SchedulerConfiguration", {
         "SystemSchedulerEnabled": "bool", "SysBatchSchedulerEnabled": "bool", "BatchSchedulerEnabled": "bool",
         "ServiceSchedulerEnabled": "bool"}),
 })
+SEARCH = Struct("structs.SearchRequest", {"Prefix": "string", "Context": "string", **_WRITE})

@@ -148,6 +148,8 @@ R = {  # the router's patterns, by name, to key the cases
     "sched_config": r"/v1/operator/scheduler/configuration", "raft_config": r"/v1/operator/raft/configuration",
     "raft_other": r"/v1/operator/raft/(?P<rest>.*)", "license": r"/v1/operator/license",
     "vars": r"/v1/vars", "volumes": r"/v1/volumes", "plugins": r"/v1/plugins",
+    "scaling_policies": r"/v1/scaling/policies", "scaling_policy": r"/v1/scaling/policy/(?P<policy_id>[^/]+)",
+    "search": r"/v1/search",
 }
 
 # Alloc.GetAlloc checks only the allocation's namespace and hides it behind the uncoded
@@ -332,6 +334,18 @@ CASES: list[Case] = [
     Case("volumes-host-team", R["volumes"], "GET", P("/v1/volumes"), _profile(OK, TEAM),
          {"type": "host", "namespace": "team"}),
     Case("plugins", R["plugins"], "GET", P("/v1/plugins"), _profile(OK, ALL), {"type": "csi"}),
+    Case("scaling-policies", R["scaling_policies"], "GET", P("/v1/scaling/policies"), _profile(OK, READ_DEFAULT)),
+    Case("scaling-policies-team", R["scaling_policies"], "GET", P("/v1/scaling/policies"), _profile(OK, TEAM),
+         {"namespace": "team"}),
+    Case("scaling-policy", R["scaling_policy"], "GET", P("/v1/scaling/policy/nope"),
+         _profile((404, "policy not found"), READ_DEFAULT)),
+    Case("search-jobs", R["search"], "POST", P("/v1/search"), _profile(OK, READ_DEFAULT),
+         body={"Prefix": "a", "Context": "jobs"}),
+    Case("search-jobs-team", R["search"], "POST", P("/v1/search"), _profile(OK, TEAM), {"namespace": "team"},
+         body={"Prefix": "b", "Context": "jobs"}),
+    Case("search-nodes", R["search"], "POST", P("/v1/search"), _profile(OK, NODE_READ),
+         body={"Prefix": "", "Context": "nodes"}),
+    Case("search-all", R["search"], "POST", P("/v1/search"), _profile(OK, ALL), body={"Prefix": "a", "Context": "all"}),
 ]
 
 

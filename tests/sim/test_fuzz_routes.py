@@ -48,7 +48,7 @@ NOMAD_500 = re.compile(
     r"|deployment not found$|can't (fail|pause|resume|promote) terminal deployment$"
     r"|can't set health of allocations for a terminal deployment$"
     r"|must specify at least one healthy/unhealthy allocation ID$|unknown alloc \"|alloc \"[^\"]*\" is not part of "
-    r"|Cannot delete nonexistent tokens: "
+    r"|Cannot delete nonexistent tokens: |context must be one of \[.*\] or 'all' for all contexts; got "
     # allocRestart returns the body's decode error uncoded (command/agent/alloc_endpoint.go)
     r"|invalid character |unexpected EOF$|json: cannot unmarshal |exceeded max depth$)"
 )

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from ..acl import Requirement
 from ..router import Router
-from . import acl, agent, allocations, client, evaluations, events, jobs, nodes, operator, storage, system
+from . import (
+    acl,
+    agent,
+    allocations,
+    client,
+    evaluations,
+    events,
+    jobs,
+    nodes,
+    operator,
+    scaling,
+    search,
+    storage,
+    system,
+)
 
 
 def ns(*caps: str) -> Requirement:
@@ -50,6 +64,8 @@ REQUIREMENTS: list[tuple[str, str, Requirement]] = [
     ("GET", r"/v1/vars", AUTH),
     ("GET", r"/v1/volumes", AUTH),
     ("GET", r"/v1/plugins", AUTH),
+    ("*", r"/v1/scaling/.+", AUTH),
+    ("*", r"/v1/search", AUTH),
 ]
 
 __all__ = ["ROUTER", "build_router"]
@@ -58,7 +74,8 @@ __all__ = ["ROUTER", "build_router"]
 def build_router() -> Router:
     router = Router()
     # Order matters where patterns overlap: node pools before /v1/node/:id.
-    for module in (agent, jobs, allocations, nodes, evaluations, events, acl, client, system, operator, storage):
+    for module in (agent, jobs, allocations, nodes, evaluations, events, acl, client, system, operator, storage,
+                   scaling, search):
         module.register(router)
     for methods, pattern, need in REQUIREMENTS:
         router.require(methods, pattern, need)
