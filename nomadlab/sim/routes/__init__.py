@@ -16,6 +16,7 @@ from . import (
     operator,
     scaling,
     search,
+    services,
     storage,
     system,
 )
@@ -66,6 +67,7 @@ REQUIREMENTS: list[tuple[str, str, Requirement]] = [
     ("GET", r"/v1/plugins", AUTH),
     ("*", r"/v1/scaling/.+", AUTH),
     ("*", r"/v1/search", AUTH),
+    ("*", r"/v1/services?(/.*)?", AUTH),
 ]
 
 __all__ = ["ROUTER", "build_router"]
@@ -75,7 +77,7 @@ def build_router() -> Router:
     router = Router()
     # Order matters where patterns overlap: node pools before /v1/node/:id.
     for module in (agent, jobs, allocations, nodes, evaluations, events, acl, client, system, operator, storage,
-                   scaling, search):
+                   scaling, search, services):
         module.register(router)
     for methods, pattern, need in REQUIREMENTS:
         router.require(methods, pattern, need)

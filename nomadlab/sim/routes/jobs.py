@@ -414,9 +414,10 @@ def job_periodic_force(c: SimCluster, req: Request, job_id: str) -> Response:
     return json_response(req, reply, index=reply["Index"])
 
 
-def _not_simulated(c: SimCluster, req: Request, job_id: str) -> Response:
-    require_ns(req, namespace_of(req), "read-job" if req.method == "GET" else "submit-job")
-    raise NomadHTTPError(501, "not supported by nomadlab.sim (see FIDELITY.md)")
+def _job_services(c: SimCluster, req: Request, job_id: str) -> Response:
+    from .services import job_services
+
+    return job_services(c, req, job_id)
 
 
 _SUB = {
@@ -434,7 +435,7 @@ _SUB = {
     "deployment": job_deployment,
     "stable": job_stable,
     "scale": job_scale,
-    "services": _not_simulated,
+    "services": _job_services,
     "submission": job_submission,
 }
 
