@@ -90,6 +90,9 @@ class SimCluster(JobOperations, VersionOperations, LaunchOperations, AllocationO
         self._restart_times: dict[tuple[str, str], list[int]] = {}
         # Terminal allocations their client has garbage-collected (no stats, logs or restarts).
         self.client_collected: set[str] = set()
+        # The node of the agent's own client (the `dev` scenario), which answers client
+        # endpoints called without `node_id`; "" for a server-only agent.
+        self.local_node_id = ""
         with self.state.lock:
             idx = 1
             self.state.node_pools["all"] = wire.new_node_pool(

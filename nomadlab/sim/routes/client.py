@@ -45,9 +45,10 @@ def _client_alloc(c: SimCluster, alloc_id: str) -> tuple[dict[str, Any], dict[st
 def client_stats(c: SimCluster, req: Request) -> Response:
     """GET /v1/client/stats?node_id=: the node's ``HostStats``.
 
-    This agent is a server without a local client, so ``node_id`` is required.
+    ``node_id`` is required unless the agent runs a client (the ``dev`` scenario), whose node
+    answers then.
     """
-    node_id = req.param("node_id") or ""
+    node_id = req.param("node_id") or c.local_node_id
     if not node_id:
         raise bad_request("No local Node and node_id not provided")
     with c.state.lock:
@@ -180,7 +181,7 @@ def alloc_gc(c: SimCluster, req: Request, alloc_id: str) -> Response:
 
 def client_gc(c: SimCluster, req: Request) -> Response:
     """Any method /v1/client/gc?node_id= (``node:write``): 200, no body."""
-    node_id = req.param("node_id") or ""
+    node_id = req.param("node_id") or c.local_node_id
     if not node_id:
         raise bad_request("No local Node and node_id not provided")
     with c.state.lock:
