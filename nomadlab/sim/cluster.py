@@ -93,6 +93,8 @@ class SimCluster(JobOperations, VersionOperations, LaunchOperations, AllocationO
         # The node of the agent's own client (the `dev` scenario), which answers client
         # endpoints called without `node_id`; "" for a server-only agent.
         self.local_node_id = ""
+        # The agent's `telemetry { prometheus_metrics = true }`: /v1/metrics?format=prometheus.
+        self.prometheus_metrics = True
         with self.state.lock:
             idx = 1
             self.state.node_pools["all"] = wire.new_node_pool(

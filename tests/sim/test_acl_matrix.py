@@ -149,7 +149,7 @@ R = {  # the router's patterns, by name, to key the cases
     "raft_other": r"/v1/operator/raft/(?P<rest>.*)", "license": r"/v1/operator/license",
     "vars": r"/v1/vars", "volumes": r"/v1/volumes", "plugins": r"/v1/plugins",
     "scaling_policies": r"/v1/scaling/policies", "scaling_policy": r"/v1/scaling/policy/(?P<policy_id>[^/]+)",
-    "search": r"/v1/search", "services": r"/v1/services", "service": r"/v1/service/(?P<rest>.*)",
+    "metrics": r"/v1/metrics", "search": r"/v1/search", "services": r"/v1/services", "service": r"/v1/service/(?P<rest>.*)",
 }
 
 # Alloc.GetAlloc checks only the allocation's namespace and hides it behind the uncoded
@@ -350,6 +350,8 @@ CASES: list[Case] = [
     Case("services-star", R["services"], "GET", P("/v1/services"), _profile(OK, ALL), {"namespace": "*"}),
     Case("service", R["service"], "GET", P("/v1/service/web"), _profile(OK, READ_DEFAULT)),
     Case("service-team", R["service"], "GET", P("/v1/service/web"), _profile(OK, TEAM), {"namespace": "team"}),
+    Case("metrics", R["metrics"], "GET", P("/v1/metrics"), _profile(OK, ALL)),
+    Case("metrics-prometheus", R["metrics"], "GET", P("/v1/metrics"), _profile(OK, ALL), {"format": "prometheus"}),
     Case("search-all", R["search"], "POST", P("/v1/search"), _profile(OK, ALL), body={"Prefix": "a", "Context": "all"}),
 ]
 
