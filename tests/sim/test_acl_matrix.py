@@ -149,7 +149,8 @@ R = {  # the router's patterns, by name, to key the cases
     "raft_other": r"/v1/operator/raft/(?P<rest>.*)", "license": r"/v1/operator/license",
     "vars": r"/v1/vars", "volumes": r"/v1/volumes", "plugins": r"/v1/plugins",
     "scaling_policies": r"/v1/scaling/policies", "scaling_policy": r"/v1/scaling/policy/(?P<policy_id>[^/]+)",
-    "metrics": r"/v1/metrics", "search": r"/v1/search", "services": r"/v1/services", "service": r"/v1/service/(?P<rest>.*)",
+    "metrics": r"/v1/metrics", "search": r"/v1/search", "services": r"/v1/services",
+    "service": r"/v1/service/(?P<rest>.*)",
 }
 
 # Alloc.GetAlloc checks only the allocation's namespace and hides it behind the uncoded

@@ -57,7 +57,8 @@ def test_json_summary_has_nomads_shape_and_agrees_with_the_stats(cluster: SimClu
     alloc = next(a for a in cluster.state.job_allocs("default", "web"))
     usage = api.get(f"/v1/client/allocation/{alloc['ID']}/stats").json()["Tasks"]["t"]["ResourceUsage"]
     labels = {"alloc_id": alloc["ID"], "task": "t", "job": "web", "task_group": "g", "namespace": "default"}
-    assert _gauge(body, "nomad.client.allocs.cpu.total_ticks", **labels) == pytest.approx(usage["CpuStats"]["TotalTicks"])
+    ticks = usage["CpuStats"]["TotalTicks"]
+    assert _gauge(body, "nomad.client.allocs.cpu.total_ticks", **labels) == pytest.approx(ticks)
     assert _gauge(body, "nomad.client.allocs.memory.usage", **labels) == usage["MemoryStats"]["Usage"]
     assert _gauge(body, "nomad.client.allocs.memory.allocated", **labels) == 128 * 1024 * 1024
 
@@ -70,8 +71,8 @@ def test_prometheus_format(cluster: SimCluster, api: httpx.Client) -> None:
     node = next(iter(cluster.state.nodes))
     sample = re.compile(r'^[a-z_]+\{([a-z_]+="[^"]*",?)+\} -?[0-9.e+]+$')
     assert all(sample.match(line) for line in lines if not line.startswith("#"))
-    assert any(line.startswith("nomad_client_allocated_cpu{") and f'node_id="{node}"' in line and line.endswith(" 400.0")
-               for line in lines)
+    assert any(line.startswith("nomad_client_allocated_cpu{") and f'node_id="{node}"' in line
+               and line.endswith(" 400.0") for line in lines)
     assert any(line.startswith("nomad_client_allocs_memory_usage{") and 'job="web"' in line for line in lines)
     cluster.prometheus_metrics = False
     r = api.get("/v1/metrics", params={"format": "prometheus"})
