@@ -320,3 +320,21 @@ def test_a_lower_count_with_an_inplace_change_does_not_update_the_surplus() -> N
     c.advance(30)
     updates = c.plan_job(simple_job("web", count=3))["Annotations"]["DesiredTGUpdates"]["g"]
     assert (updates["Stop"], updates["InPlaceUpdate"]) == (1, 3)
+
+
+def test_a_huge_count_stops_at_exhaustion_with_coalesced_failures() -> None:
+    import time
+
+    from tests.sim.conftest import new_cluster, simple_job
+
+    c = new_cluster()
+    started = time.monotonic()
+    reply = c.register_job(simple_job("huge", count=2_000_000_000, cpu=10, memory_mb=10))
+    assert time.monotonic() - started < 20, "placement costs what fits, not what is asked"
+    placed = len(c.state.job_allocs("default", "huge"))
+    assert 0 < placed < 1000
+    failure = c.state.evals[reply["EvalID"]]["FailedTGAllocs"]["g"]
+    assert 1 + failure["CoalescedFailures"] == 2_000_000_000 - placed
+    assert c.state.job_summaries[("default", "huge")]["Summary"]["g"]["Queued"] == 2_000_000_000 - placed
+    names = sorted(int(a["Name"].split("[")[1][:-1]) for a in c.state.job_allocs("default", "huge"))
+    assert names == list(range(placed))
