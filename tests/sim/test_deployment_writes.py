@@ -12,15 +12,15 @@ stable version when a group auto-reverts.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
 
 from nomadlab.sim import SimCluster
+from tests.conftest import SAMPLES_DIR
 from tests.sim.conftest import http, new_cluster, simple_job
 
-SAMPLES = Path("/work/shared/nomad-api/samples")
+SAMPLES = SAMPLES_DIR
 S = 1_000_000_000
 UPDATE = {"MaxParallel": 2, "HealthCheck": "task_states", "MinHealthyTime": 10 * S, "HealthyDeadline": 300 * S,
           "ProgressDeadline": 600 * S, "AutoRevert": True}

@@ -13,16 +13,16 @@ from __future__ import annotations
 import base64
 import json
 import re
-from pathlib import Path
 
 import httpx
 import pytest
 
 from nomadlab.sim import SimCluster
 from nomadlab.sim.launches import snappy_block
+from tests.conftest import SAMPLES_DIR
 from tests.sim.conftest import http, new_cluster, simple_job
 
-SAMPLES = Path("/work/shared/nomad-api/samples")
+SAMPLES = SAMPLES_DIR
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ token checked before the body, 400 ``Job spec is empty`` / ``Failed to parse job
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,9 +17,10 @@ from hypothesis import strategies as st
 
 from nomadlab.sim import SimCluster
 from nomadlab.sim.jobspec import JobspecError, canonicalize, parse_jobspec
+from tests.conftest import SAMPLES_DIR
 from tests.sim.conftest import http, new_cluster
 
-SAMPLES = Path("/work/shared/nomad-api/samples")
+SAMPLES = SAMPLES_DIR
 S = 1_000_000_000
 
 # A service job using the blocks real jobspecs use (the shape of `nomad job init`'s example, with

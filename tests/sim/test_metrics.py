@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import httpx
 import pytest
 
 from nomadlab.sim import SimCluster
+from tests.conftest import SAMPLES_DIR
 from tests.sim.conftest import http, new_cluster, simple_job
 
-SAMPLES = Path("/work/shared/nomad-api/samples")
+SAMPLES = SAMPLES_DIR
 
 
 @pytest.fixture

@@ -10,16 +10,16 @@ non-UUID prefix are left out; an unknown context is 500 with the list of context
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
 
 from nomadlab.sim import SimCluster
 from nomadlab.sim.routes.search import CONTEXTS
+from tests.conftest import SAMPLES_DIR
 from tests.sim.conftest import http, new_cluster, simple_job
 
-SAMPLES = Path("/work/shared/nomad-api/samples")
+SAMPLES = SAMPLES_DIR
 
 
 @pytest.fixture

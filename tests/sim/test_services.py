@@ -10,15 +10,15 @@ names and tags by namespace; lists are ``[]`` when empty.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
 
 from nomadlab.sim import SimCluster
+from tests.conftest import SAMPLES_DIR
 from tests.sim.conftest import http, new_cluster
 
-SAMPLES = Path("/work/shared/nomad-api/samples")
+SAMPLES = SAMPLES_DIR
 
 JOB = '''
 job "shop" {

@@ -12,15 +12,15 @@ allocation not eligible for GC``; purge deregisters the node and its allocations
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
 
 from nomadlab.sim import SimCluster
+from tests.conftest import SAMPLES_DIR
 from tests.sim.conftest import http, new_cluster, node_named, simple_job
 
-SAMPLES = Path("/work/shared/nomad-api/samples")
+SAMPLES = SAMPLES_DIR
 
 
 @pytest.fixture
