@@ -81,7 +81,7 @@ def test_fallback_scenario_default_is_the_default_cluster() -> None:
 
 
 def test_unknown_scenario_names_the_choices() -> None:
-    with pytest.raises(ValueError, match="unknown scenario 'nope'; choose one of: default, demo, large"):
+    with pytest.raises(ValueError, match="unknown scenario 'nope'; choose one of: default, demo, dev, large"):
         connect(environ={}, scenario="nope")
 
 

@@ -7,10 +7,15 @@ from typing import Any
 
 from nomadlab.actions._plan import Outcome, Status, Waiter
 
-__all__ = ["follow_eval"]
+__all__ = ["follow_eval", "task_events_of"]
 
 _EVAL_DONE = ("complete", "failed", "blocked", "canceled")
 _DEPLOY_DONE = ("successful", "failed", "cancelled", "canceled")
+
+
+def task_events_of(waiter: Waiter, alloc_ids: list[str]) -> Any:
+    """The task events of ``alloc_ids`` as a frame (``None`` for no allocation)."""
+    return _events(waiter, alloc_ids)
 
 
 def _events(waiter: Waiter, alloc_ids: list[str]) -> Any:
@@ -77,15 +82,24 @@ def follow_eval(action: str, target: str, reply: Mapping[str, Any], waiter: Wait
         return Outcome(action, target, status, detail, deployment_id=dep_id, allocations=ids,
                        task_events=events, **base)
 
+    batch = ev.get("Type") in ("batch", "sysbatch")
+
     def settled(allocs: Any) -> bool:
-        return bool(allocs) and all(_alloc_state(a) != "pending" for a in allocs)
+        if not allocs:
+            return False
+        if batch:
+            # Batch work has no health: it is followed until it finishes, or one allocation fails.
+            return (any(_alloc_state(a) == "failed" for a in allocs)
+                    or all(a.get("ClientStatus") in ("complete", "failed", "lost") for a in allocs))
+        return all(_alloc_state(a) != "pending" for a in allocs)
 
     allocs, ok = waiter.until(f"/v1/evaluation/{eval_id}/allocations", settled, namespace=namespace)
     ids = tuple(str(a["ID"]) for a in allocs or [])
     if not allocs:
         return Outcome(action, target, "done", "nothing to place", **base)
     if not ok:
-        return Outcome(action, target, "timeout", "allocations not yet running", allocations=ids, **base)
+        pending = "not yet finished" if batch else "not yet running"
+        return Outcome(action, target, "timeout", f"allocations {pending}", allocations=ids, **base)
     failed = [str(a["ID"]) for a in allocs if _alloc_state(a) == "failed"]
     if failed:
         events = _events(waiter, failed)

@@ -7,7 +7,7 @@ from typing import Any
 
 from nomadlab.actions._acl import Need, check
 from nomadlab.actions._follow import follow_eval
-from nomadlab.actions._plan import Plan, StalePlanError, Waiter
+from nomadlab.actions._plan import Outcome, Plan, StalePlanError, Waiter
 from nomadlab.client import NomadClient
 from nomadlab.errors import NomadError, NotFoundError, ServerError
 
@@ -91,7 +91,30 @@ def restart_alloc(client: NomadClient | None, alloc_id: str, task: str | None = 
                              "task with `nomad alloc restart` on a cluster that does") from exc
         return dict(reply or {})
 
-    return Plan("restart_alloc", full, ns, f"restart {task or 'every task'} of {full[:8]} in place",
-                changes=_describe(a), before={"restarts": {t: s.get("Restarts") for t, s in
-                                                           (a.get("TaskStates") or {}).items()}},
-                after={"task": task or "*"}, client=c, token=token, write=write, check=_live_guard(c, full, ns))
+    before = {t: int(st.get("Restarts") or 0) for t, st in (a.get("TaskStates") or {}).items()}
+    targets = [task] if task else [t for t, st in (a.get("TaskStates") or {}).items() if st.get("State") == "running"]
+
+    def follow(reply: Mapping[str, Any], waiter: Waiter) -> Outcome:
+        def restarted(alloc: Mapping[str, Any]) -> bool:
+            if alloc.get("ClientStatus") in ("complete", "failed", "lost"):
+                return True
+            states = alloc.get("TaskStates") or {}
+            return all(int(states.get(t, {}).get("Restarts") or 0) > before.get(t, 0)
+                       and states.get(t, {}).get("State") == "running" for t in targets)
+
+        now, ok = waiter.until(f"/v1/allocation/{full}", restarted, namespace=ns)
+        if not ok:
+            return Outcome("restart_alloc", full, "timeout", "the restarted tasks are not running yet",
+                           allocations=(full,), reply=dict(reply))
+        if now.get("ClientStatus") in ("complete", "failed", "lost"):
+            from nomadlab.actions._follow import task_events_of
+
+            events = task_events_of(waiter, [full])
+            return Outcome("restart_alloc", full, "failed", f"allocation {full[:8]} is {now.get('ClientStatus')}",
+                           allocations=(full,), task_events=events, reply=dict(reply))
+        return Outcome("restart_alloc", full, "healthy", f"{', '.join(targets)} running again",
+                       allocations=(full,), reply=dict(reply))
+
+    return Plan("restart_alloc", full, ns, f"restart {task or 'every running task'} of {full[:8]} in place",
+                changes=_describe(a), before={"restarts": before}, after={"task": task or "*"}, client=c,
+                token=token, write=write, check=_live_guard(c, full, ns), follow=follow)

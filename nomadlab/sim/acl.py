@@ -349,6 +349,12 @@ class AclStore:
             c.state.commit(idx, ["acl_token"])
             return token
 
+    def delete_token(self, accessor: str) -> None:
+        """Forget a token (caller holds the state lock and commits ``acl_token``)."""
+        token = self.tokens.pop(accessor, None)
+        if token is not None:
+            self._secrets.pop(token["SecretID"], None)
+
     def bootstrap(self, secret: str | None = None) -> dict[str, Any]:
         if not self.enabled:
             raise NomadHTTPError(400, "ACL support disabled")

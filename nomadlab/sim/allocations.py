@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 __all__ = ["AllocationOperations"]
 
 KILL_DELAY_S = 1.0
+SIGNALS = frozenset({
+    "SIGABRT", "SIGALRM", "SIGBUS", "SIGCHLD", "SIGCONT", "SIGFPE", "SIGHUP", "SIGILL", "SIGINT", "SIGIO",
+    "SIGKILL", "SIGPIPE", "SIGPROF", "SIGQUIT", "SIGSEGV", "SIGSTOP", "SIGSYS", "SIGTERM", "SIGTRAP",
+    "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGUSR1", "SIGUSR2", "SIGVTALRM", "SIGWINCH", "SIGXCPU",
+    "SIGXFSZ",
+})
 
 
 def _duration_text(ns: int) -> str:
@@ -379,6 +385,85 @@ class AllocationOperations:
             self.state.commit(idx, ["allocs", "evals"])
             self.process_eval(ev["ID"])
             return {"EvalID": ev["ID"], "Index": idx}
+
+    # -- client-side lifecycle (restart, signal) ------------------------------------------------
+    def restart_alloc(self: SimCluster, alloc_id: str, *, task: str = "", all_tasks: bool = False) -> None:
+        """``/v1/client/allocation/:id/restart``: restart one task, the running tasks, or all.
+
+        As the client's ``RestartAllocation``: ``Restart Signaled`` with the reason Nomad gives
+        (``User requested task to restart``, ``... all tasks ...``, ``... running tasks ...``),
+        then ``Terminated`` and ``Restarting``, and the task starts again at once. Errors are the
+        client's uncoded texts (500).
+        """
+        if all_tasks and task:
+            raise NomadHTTPError(500, "task name cannot be set when restarting all tasks")
+        with self.state.lock:
+            alloc = self.state.allocs[alloc_id]
+            states = alloc.get("TaskStates") or {}
+            if task:
+                if task not in states:
+                    raise NomadHTTPError(500, f"Could not find task runner for task: {task}")
+                if states[task]["State"] != "running":
+                    raise NomadHTTPError(500, "Task not running")
+                targets = [task]
+                reason = "User requested task to restart"
+            else:
+                targets = [name for name, st in states.items() if st["State"] == "running"]
+                reason = ("User requested all tasks to restart" if all_tasks
+                          else "User requested running tasks to restart")
+            if not targets:
+                return
+            now = self.now_ns()
+            fields: dict[str, dict[str, Any]] = {"Restart Signaled": {"RestartReason": reason},
+                      "Terminated": {"ExitCode": 0, "Signal": 0},
+                      "Restarting": {"StartDelay": 0}}
+            for name in targets:
+                apply_task_transition(states[name], "user_restart", now, fields)
+            # Timers of the old runs no longer apply; tasks left running keep running, with
+            # their scripted behaviour counted again from now.
+            gen = self._gen()[alloc_id] = self._gen().get(alloc_id, 0) + 1
+            job = alloc["Job"]
+            tg = _group(job, alloc["TaskGroup"])
+            for t in tg.get("Tasks") or ():
+                if t["Name"] in targets:
+                    self._schedule_start(alloc, first=False, task=t["Name"], delay_ns=NS_PER_S)
+                elif states.get(t["Name"], {}).get("State") == "running":
+                    b = self.behaviours.of(job, tg, t)
+                    if b.fail:
+                        self.after(b.fail_after_s, self._task_exit, alloc_id, t["Name"], gen, False)
+                    elif b.run_s is not None:
+                        self.after(b.run_s, self._task_exit, alloc_id, t["Name"], gen, True)
+            self._set_client_status(alloc, self.state.next_index())
+
+    def signal_alloc(self: SimCluster, alloc_id: str, *, task: str = "", signal: str = "") -> None:
+        """``/v1/client/allocation/:id/signal``: a ``Signaling`` event on the running tasks.
+
+        The signal reaches the simulated process, which ignores it: no task stops because of it.
+        """
+        with self.state.lock:
+            alloc = self.state.allocs[alloc_id]
+            states = alloc.get("TaskStates") or {}
+            if task and task not in states:
+                raise NomadHTTPError(500, "Task not found")
+            names = [task] if task else list(states)
+            errors = []
+            now = self.now_ns()
+            wanted = signal.upper()
+            for name in names:
+                if states[name]["State"] != "running":
+                    errors.append(f"Failed to signal task: {name}, err: Task not running")
+                elif wanted not in SIGNALS:
+                    errors.append(f"Failed to signal task: {name}, err: invalid signal {signal!r}")
+                else:
+                    apply_task_transition(states[name], "signal", now, {"Signaling": {"TaskSignal": wanted}})
+            if errors:
+                from .wire_common import multierror
+
+                raise NomadHTTPError(500, multierror(errors))
+            idx = self.state.next_index()
+            alloc["ModifyIndex"] = idx
+            alloc["ModifyTime"] = now
+            self.state.commit(idx, ["allocs"])
 
     def mark_lost(self: SimCluster, alloc: dict[str, Any], idx: int) -> None:
         """Client side is gone: the allocation is lost and its tasks are dead."""

@@ -27,12 +27,16 @@ from . import wire
 from .acl import AclStore
 from .allocations import AllocationOperations
 from .clock import Clock, ManualClock
+from .deployments import DeploymentOperations
 from .events import EventBroker
 from .faults import FaultInjector
+from .gc import GCOperations
 from .jobs import JobOperations
+from .launches import LaunchOperations
 from .lifecycle import Behaviours
 from .nodes import NodeOperations
 from .state import StateStore
+from .versions import VersionOperations
 
 if TYPE_CHECKING:
     import httpx
@@ -40,7 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["SimCluster"]
 
 
-class SimCluster(JobOperations, AllocationOperations, NodeOperations):
+class SimCluster(JobOperations, VersionOperations, LaunchOperations, AllocationOperations, NodeOperations,
+                 DeploymentOperations, GCOperations):
     """A Nomad cluster in a process.
 
     Parameters
@@ -83,6 +88,13 @@ class SimCluster(JobOperations, AllocationOperations, NodeOperations):
         self.queued: dict[tuple[str, str], dict[str, int]] = {}
         self._alloc_generation: dict[str, int] = {}
         self._restart_times: dict[tuple[str, str], list[int]] = {}
+        # Terminal allocations their client has garbage-collected (no stats, logs or restarts).
+        self.client_collected: set[str] = set()
+        # The node of the agent's own client (the `dev` scenario), which answers client
+        # endpoints called without `node_id`; "" for a server-only agent.
+        self.local_node_id = ""
+        # The agent's `telemetry { prometheus_metrics = true }`: /v1/metrics?format=prometheus.
+        self.prometheus_metrics = True
         with self.state.lock:
             idx = 1
             self.state.node_pools["all"] = wire.new_node_pool(

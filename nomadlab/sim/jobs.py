@@ -508,6 +508,22 @@ class JobOperations:
                 self.create_allocation(job, tg, index, outcome.node, eval_id=eval_id, idx=idx,
                                        metric=outcome.metric, previous=previous,
                                        deployment_id=deployment_id)
+        for name, (more, start) in result.overflow.items():
+            # A huge Count: place one by one until the group does not fit, then coalesce the
+            # rest into the failure, as Nomad's scheduler stops at exhaustion.
+            tg = groups[name]
+            for k in range(more):
+                if name in failed:
+                    failed[name]["CoalescedFailures"] += more - k
+                    break
+                outcome = placer.place(job, tg)
+                if outcome.node is None:
+                    failed[name] = outcome.metric
+                    failed[name]["CoalescedFailures"] += more - k - 1
+                    break
+                if commit:
+                    self.create_allocation(job, tg, start + k, outcome.node, eval_id=eval_id, idx=idx,
+                                           metric=outcome.metric, deployment_id=deployment_id)
         return failed
 
     def _place_system(

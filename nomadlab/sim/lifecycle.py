@@ -53,6 +53,13 @@ TASK_TRANSITIONS: dict[tuple[str, str], TaskTransition] = {
     ("running", "exit_restart"): TaskTransition("pending", ("Terminated", "Restarting"), restart=True),
     ("running", "exit_fail"): TaskTransition("dead", ("Terminated", "Not Restarting"), failed=True),
     ("pending", "restart_start"): TaskTransition("running", ("Started",)),
+    # A user's restart (`/v1/client/allocation/:id/restart`): the task runner emits the request's
+    # `Restart Signaled`, kills the task (`Terminated`), and the restart tracker, told the restart
+    # was triggered, answers `Restarting` with no delay and no reason (taskrunner/lifecycle.go,
+    # restarts.go); it does not count against the restart policy's attempts.
+    ("running", "user_restart"): TaskTransition("pending", ("Restart Signaled", "Terminated", "Restarting"),
+                                                restart=True),
+    ("running", "signal"): TaskTransition("running", ("Signaling",)),
     ("running", "kill"): TaskTransition("dead", ("Killing", "Killed"), failed=False),
     ("pending", "kill"): TaskTransition("dead", ("Killing", "Killed"), failed=False),
     ("running", "lost"): TaskTransition("dead", (), failed=False),

@@ -156,6 +156,65 @@ class NodeOperations:
         self.events.name_next("node", node_id, "NodeDrain")  # BatchNodeUpdateDrainRequestType
         self.state.commit(idx, ["nodes", "allocs"])
 
+    # -- evaluate and purge ---------------------------------------------------------------------
+    def _node_update_response(self: SimCluster, idx: int, eval_ids: list[str], node_index: int) -> dict[str, Any]:
+        """A ``NodeUpdateResponse`` as ``Node.Evaluate`` / ``Node.Deregister`` fill it."""
+        return {"HeartbeatTTL": 0, "EvalIDs": eval_ids or None, "EvalCreateIndex": idx if eval_ids else 0,
+                "NodeModifyIndex": node_index, "Features": 0, "LeaderRPCAddr": "", "NumNodes": 0,
+                "Servers": None, "SchedulingEligibility": "", "SignedIdentity": None, "Index": idx,
+                "LastContact": 0, "KnownLeader": False, "NextToken": ""}
+
+    def _node_evals(self: SimCluster, node: dict[str, Any], idx: int) -> list[str]:
+        """``createNodeEvals``: one ``node-update`` evaluation per job with allocations on the
+        node, and one per system job (``nomad/node_endpoint.go``)."""
+        ids: list[str] = []
+        seen: set[tuple[str, str]] = set()
+        for a in self.state.node_allocs(node["ID"]):
+            key = (a["Namespace"], a["JobID"])
+            job = self.state.jobs.get(key)
+            if job is None or key in seen:
+                continue
+            seen.add(key)
+            ev = self._create_eval(job, "node-update", idx, priority=job["Priority"], node_id=node["ID"],
+                                   node_modify_index=node["ModifyIndex"])
+            ids.append(ev["ID"])
+        for key, job in list(self.state.jobs.items()):
+            if key in seen or job["Type"] not in ("system", "sysbatch") or job.get("Stop"):
+                continue
+            ev = self._create_eval(job, "node-update", idx, priority=job["Priority"], node_id=node["ID"],
+                                   node_modify_index=node["ModifyIndex"])
+            ids.append(ev["ID"])
+        return ids
+
+    def evaluate_node(self: SimCluster, node_id: str) -> dict[str, Any]:
+        """``POST /v1/node/:id/evaluate``: re-evaluate every job on the node (``Node.Evaluate``)."""
+        with self.state.lock:
+            node = self._node(node_id)
+            idx = self.state.next_index()
+            eval_ids = self._node_evals(node, idx)
+            self.state.commit(idx, ["evals"])
+            for eid in eval_ids:
+                self.process_eval(eid)
+            return self._node_update_response(idx, eval_ids, int(node["ModifyIndex"]))
+
+    def purge_node(self: SimCluster, node_id: str) -> dict[str, Any]:
+        """``POST /v1/node/:id/purge``: deregister the node (``Node.Deregister``).
+
+        Its allocations stay in the state with their node gone; the evaluations created for its
+        jobs mark them lost and place replacements.
+        """
+        with self.state.lock:
+            node = self._node(node_id)
+            idx = self.state.next_index()
+            del self.state.nodes[node_id]
+            for a in self.state.node_allocs(node_id):
+                self.mark_lost(a, idx)
+            eval_ids = self._node_evals(node, idx)
+            self.state.commit(idx, ["nodes", "allocs", "evals"])
+            for eid in eval_ids:
+                self.process_eval(eid)
+            return self._node_update_response(idx, eval_ids, idx)
+
     # -- eligibility and status -----------------------------------------------------------------
     def set_eligibility(self: SimCluster, node_id: str, eligibility: str) -> dict[str, Any]:
         """``POST /v1/node/:id/eligibility``."""

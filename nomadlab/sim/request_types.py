@@ -12,7 +12,9 @@ from .gojson import Map, Slice, Struct
 
 __all__ = [
     "JOB_REGISTER", "JOB_PLAN", "JOB_EVALUATE", "SCALING", "NODE_DRAIN", "NODE_ELIGIBILITY",
-    "ACL_POLICY", "ACL_TOKEN", "ACL_BOOTSTRAP", "JOB",
+    "ACL_POLICY", "ACL_TOKEN", "ACL_BOOTSTRAP", "JOB", "JOBS_PARSE", "JOB_REVERT", "JOB_STABLE", "JOB_DISPATCH",
+    "ALLOC_RESTART", "ALLOC_SIGNAL", "SCHEDULER_CONFIG", "SEARCH", "DEPLOYMENT_PAUSE", "DEPLOYMENT_PROMOTE",
+    "DEPLOYMENT_HEALTH",
 ]
 
 STRINGS = Slice("string", "[]string")
@@ -99,3 +101,30 @@ ACL_TOKEN = Struct("api.ACLToken", {
     "Global": "bool", "ExpirationTTL": "any", "CreateIndex": "uint64", "ModifyIndex": "uint64",
 })
 ACL_BOOTSTRAP = Struct("api.BootstrapRequest", {"BootstrapSecret": "string"})
+JOBS_PARSE = Struct("api.JobsParseRequest", {"JobHCL": "string", "HCLv1": "bool", "Variables": "string",
+                                             "Canonicalize": "bool"})
+JOB_REVERT = Struct("structs.JobRevertRequest", {"JobID": "string", "JobVersion": "uint64",
+                                                 "EnforcePriorVersion": "uint64", **_WRITE})
+JOB_STABLE = Struct("structs.JobStabilityRequest", {"JobID": "string", "JobVersion": "uint64", "Stable": "bool",
+                                                    **_WRITE})
+JOB_DISPATCH = Struct("structs.JobDispatchRequest", {
+    "JobID": "string", "Payload": "string", "Meta": STRING_MAP, "IdPrefixTemplate": "string", "Priority": "int",
+    **_WRITE,
+})
+ALLOC_RESTART = Struct("struct", {"TaskName": "string", "AllTasks": "bool"})
+ALLOC_SIGNAL = Struct("structs.AllocSignalRequest", {"AllocID": "string", "Task": "string", "Signal": "string",
+                                                     **_WRITE})
+DEPLOYMENT_PAUSE = Struct("structs.DeploymentPauseRequest", {"DeploymentID": "string", "Pause": "bool", **_WRITE})
+DEPLOYMENT_PROMOTE = Struct("structs.DeploymentPromoteRequest", {"DeploymentID": "string", "All": "bool",
+                                                                 "Groups": STRINGS, **_WRITE})
+DEPLOYMENT_HEALTH = Struct("structs.DeploymentAllocHealthRequest", {
+    "DeploymentID": "string", "HealthyAllocationIDs": STRINGS, "UnhealthyAllocationIDs": STRINGS, **_WRITE,
+})
+SCHEDULER_CONFIG = Struct("structs.SchedulerConfiguration", {
+    "SchedulerAlgorithm": "string", "MemoryOversubscriptionEnabled": "bool", "RejectJobRegistration": "bool",
+    "PauseEvalBroker": "bool", "NodeLimitForFeasibilityChecks": "uint64",
+    "PreemptionConfig": Struct("structs.PreemptionConfig", {
+        "SystemSchedulerEnabled": "bool", "SysBatchSchedulerEnabled": "bool", "BatchSchedulerEnabled": "bool",
+        "ServiceSchedulerEnabled": "bool"}),
+})
+SEARCH = Struct("structs.SearchRequest", {"Prefix": "string", "Context": "string", **_WRITE})

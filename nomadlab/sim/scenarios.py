@@ -551,6 +551,26 @@ class Scenario:
             self.build(cluster, observe=observe, **params)
 
 
+DEV_NODE_NAME = "nomad-dev"
+
+
+def build_dev(cluster: SimCluster, *, observe: Observe | None = None, node_name: str = DEV_NODE_NAME) -> None:
+    """What ``nomad agent -dev [-node NAME]`` starts: one agent that is server and client.
+
+    One ready node ``node_name`` in ``dc1``, pool ``default``, at 127.0.0.1 with the ``docker``,
+    ``exec`` and ``raw_exec`` drivers; the ``default`` namespace only; no jobs. The agent is
+    named as the node, and client endpoints called without ``node_id`` are answered by this
+    node, as an agent running a client answers them.
+    """
+    if not node_name:
+        raise ValueError("the dev node needs a name")
+    node = cluster.add_node(name=node_name, datacenter="dc1", cpu_mhz=8800, cores=4, memory_mb=16_000,
+                            disk_mb=100_000, address="127.0.0.1")
+    cluster.agent_name = node_name
+    cluster.local_node_id = str(node["ID"])
+    _Stepper(cluster, observe).until(cluster.now_ns())
+
+
 def _build_large(cluster: SimCluster, *, observe: Observe | None = None, **params: Any) -> None:
     from .scenarios_large import build_large
 
@@ -561,6 +581,8 @@ def _build_large(cluster: SimCluster, *, observe: Observe | None = None, **param
 SCENARIOS: dict[str, Scenario] = {
     s.name: s for s in (
         Scenario("default", build_default, 30, "a small cluster with jobs of every type"),
+        Scenario("dev", build_dev, 0, "one server and client, as `nomad agent -dev`: one node, no jobs",
+                 params=("node_name",)),
         Scenario("demo", build_demo, DEMO_HISTORY_S,
                  "40 nodes, 3 datacenters, ~30 jobs, six hours of history ending in an incident"),
         Scenario("large", _build_large, 0, "a benchmark-sized cluster built directly in state",

@@ -129,6 +129,9 @@ class ReconcileResult:
     destructive: dict[str, int] = field(default_factory=dict)
     reschedule_later: list[tuple[dict[str, Any], int]] = field(default_factory=list)
     """(failed allocation, when its replacement may be placed)."""
+    overflow: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Group → (how many more new allocations, first free name index) beyond those listed in
+    ``place``: a huge ``Count`` is placed lazily, so it costs what fits, not what is asked."""
 
     def desired_updates(self, job: dict[str, Any]) -> dict[str, dict[str, int]]:
         """``Annotations.DesiredTGUpdates`` as a plan reports them."""
@@ -137,7 +140,8 @@ class ReconcileResult:
             name = tg["Name"]
             out[name] = {
                 "Ignore": self.ignore.get(name, 0),
-                "Place": sum(1 for g, _, prev in self.place if g == name and prev is None),
+                "Place": sum(1 for g, _, prev in self.place if g == name and prev is None)
+                + self.overflow.get(name, (0, 0))[0],
                 "Migrate": self.migrate.get(name, 0),
                 "Stop": sum(
                     1 for a, d in self.stop
@@ -154,6 +158,9 @@ class ReconcileResult:
             }
         return out
 
+
+MAX_LISTED_PLACEMENTS = 10_000
+"""New placements the reconciler lists one by one per group; more are counted (``overflow``)."""
 
 _DESTRUCTIVE = "alloc is being updated due to job update"
 _MIGRATE = "alloc is being migrated"
@@ -256,10 +263,26 @@ def reconcile(
         have = len(keep) + replacing + done + pending_reschedule
         count = int(tg.get("Count") or 0)
         if have > count:
-            surplus = sorted(keep, key=_name_index, reverse=True)[: have - count]
-            for a in surplus:
-                result.stop.append((a, _NOT_NEEDED))
-                keep.remove(a)
+            # Highest name indexes go first, whether kept or about to be replaced: a count
+            # lowered together with a destructive change stops the surplus instead of
+            # replacing it.
+            candidates: list[tuple[int, int, Any]] = [(_name_index(a), 1, a) for a in keep]
+            candidates += [(p[1], 0, p) for p in result.place if p[0] == name]
+            candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
+            for _, kept, item in candidates[: have - count]:
+                if kept:
+                    result.stop.append((item, _NOT_NEEDED))
+                    keep.remove(item)
+                    if any(x is item for x in result.inplace):
+                        result.inplace = [x for x in result.inplace if x is not item]
+                    continue
+                result.place.remove(item)
+                prev = item[2]
+                for i, (a, desc) in enumerate(result.stop):
+                    if a is prev and desc in (_DESTRUCTIVE, _MIGRATE):
+                        result.stop[i] = (a, _NOT_NEEDED)
+                        bucket = result.destructive if desc == _DESTRUCTIVE else result.migrate
+                        bucket[name] -= 1
         elif have < count:
             used = {_name_index(a) for a in keep} | {
                 i for g, i, _ in result.place if g == name
@@ -267,10 +290,16 @@ def reconcile(
             if job["Type"] in BATCH_TYPES:
                 used |= {_name_index(a) for a in allocs if a["TaskGroup"] == name and a["ClientStatus"] == "complete"}
             i = 0
+            listed = 0
             while have < count:
+                if listed >= MAX_LISTED_PLACEMENTS:
+                    # Every index from here on is free: the rest are placed lazily.
+                    result.overflow[name] = (count - have, max([i - 1, *used]) + 1)
+                    break
                 if i not in used:
                     result.place.append((name, i, None))
                     have += 1
+                    listed += 1
                 i += 1
         result.ignore[name] = len([a for a in keep if a not in result.inplace])
     return result

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["StateStore", "TABLES"]
+__all__ = ["StateStore", "TABLES", "default_scheduler_config"]
 
 _ORDERS: dict[str, Any] = {
     "create": lambda o: (o["CreateIndex"], o["ID"]),
@@ -35,6 +35,18 @@ TABLES = (
     "acl_policy",
     "acl_token",
 )
+
+
+def default_scheduler_config() -> dict[str, Any]:
+    """Nomad's default ``SchedulerConfiguration``, written at the first leadership
+    (``nomad/leader.go`` ``initializeScheduler``; ``nomad/structs/operator.go``)."""
+    return {
+        "SchedulerAlgorithm": "binpack",
+        "PreemptionConfig": {"SystemSchedulerEnabled": True, "SysBatchSchedulerEnabled": False,
+                             "BatchSchedulerEnabled": False, "ServiceSchedulerEnabled": False},
+        "MemoryOversubscriptionEnabled": False, "RejectJobRegistration": False, "PauseEvalBroker": False,
+        "NodeLimitForFeasibilityChecks": 0, "CreateIndex": 1, "ModifyIndex": 1,
+    }
 
 
 class StateStore:
@@ -63,6 +75,7 @@ class StateStore:
         self.scaling_events: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
         self.acl_policies: dict[str, dict[str, Any]] = {}
         self.acl_tokens: dict[str, dict[str, Any]] = {}  # by AccessorID
+        self.scheduler_config: dict[str, Any] = default_scheduler_config()
         # Secondary indexes kept in step with the tables above.
         self.allocs_by_job: dict[tuple[str, str], dict[str, None]] = {}
         self.allocs_by_node: dict[str, dict[str, None]] = {}

@@ -20,6 +20,7 @@ __all__ = [
     "job_scale_status",
     "scaling_event",
     "JOB_TYPES",
+    "validation_errors",
 ]
 
 JOB_TYPES = ("service", "batch", "system", "sysbatch")
@@ -556,6 +557,7 @@ def canonicalize_job(
     region: str = "global",
     namespace: str | None = None,
     validation_status: int = 500,
+    validate: bool = True,
 ) -> dict[str, Any]:
     """Build the full ``structs.Job`` wire object from a register body's ``Job``.
 
@@ -571,6 +573,8 @@ def canonicalize_job(
     validation_status:
         HTTP status for validation failures (the text is Nomad's multierror rendering).
         Nomad's register RPC returns them uncoded, so the HTTP layer answers 500.
+    validate:
+        Run Nomad's job validation (``False`` for ``/v1/validate/job``, which reports it).
 
     Returns
     -------
@@ -659,10 +663,15 @@ def canonicalize_job(
         "UI": deep(ci_get(spec, "UI")),
         "VersionTag": deep(ci_get(spec, "VersionTag")),
     }
-    errs = _validate(job)
+    errs = _validate(job) if validate else []
     if errs:
         raise NomadHTTPError(validation_status, multierror(errs))
     return job
+
+
+def validation_errors(job: dict[str, Any]) -> list[str]:
+    """What ``Job.Validate`` finds wrong with a canonicalized job (``[]`` when nothing)."""
+    return _validate(job)
 
 
 # -- list stub, summary, scale ---------------------------------------------------------------

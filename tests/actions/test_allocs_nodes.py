@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from nomadlab import actions
+from nomadlab.audit import audit_log
 from nomadlab.client import NomadClient
 from nomadlab.errors import NomadError, NotFoundError
 from nomadlab.sim import SimCluster
+from nomadlab.sim.faults import Fault
 
 from .conftest import running
 
@@ -35,12 +37,25 @@ def test_stop_alloc_refuses_an_allocation_that_already_stopped(cluster: SimClust
         actions.stop_alloc(client, victim)
 
 
-def test_restart_alloc_says_when_the_cluster_cannot(cluster: SimCluster, client: NomadClient) -> None:
+def test_restart_alloc_restarts_the_task_in_place(cluster: SimCluster, client: NomadClient) -> None:
     victim = running(cluster, "web")[0]
     with pytest.raises(NomadError, match="no task 'nope'"):
         actions.restart_alloc(client, str(victim["ID"]), task="nope")
     plan = actions.restart_alloc(client, str(victim["ID"]), task="nginx")
-    assert "restart nginx" in plan.summary
+    assert "restart nginx" in plan.summary and plan.before == {"restarts": {"nginx": 0}}
+    outcome = plan.apply(confirm=True, advance=cluster.advance, step=1.0)
+    assert (outcome.status, outcome.allocations) == ("healthy", (victim["ID"],))
+    state = cluster.state.allocs[victim["ID"]]["TaskStates"]["nginx"]
+    assert state["Restarts"] == 1 and state["State"] == "running"
+    types = [e["Type"] for e in state["Events"]]
+    assert types[-4:] == ["Restart Signaled", "Terminated", "Restarting", "Started"]
+    assert audit_log().iloc[-1]["action"] == "restart_alloc"
+
+
+def test_restart_alloc_says_when_the_cluster_cannot(cluster: SimCluster, client: NomadClient) -> None:
+    victim = running(cluster, "web")[0]
+    cluster.faults.add(Fault("/v1/client/allocation/*/restart", kind="error", status=404, body=""))
+    plan = actions.restart_alloc(client, str(victim["ID"]), task="nginx")
     with pytest.raises(NomadError, match=r"does not serve PUT /v1/client/allocation/.+/restart \(404\)"):
         plan.apply(confirm=True)
 
@@ -75,8 +90,22 @@ def test_eligibility_and_a_stale_node_plan(cluster: SimCluster, client: NomadCli
         actions.drain(client, "dev-client-3", deadline="soon")
 
 
+def test_gc_collects_a_stopped_job(cluster: SimCluster, client: NomadClient) -> None:
+    actions.stop(client, "web").apply(confirm=True, advance=cluster.advance, step=2.0)
+    cluster.advance(10)
+    plan = actions.gc(client)
+    assert plan.target == "cluster" and "default/web" in plan.changes["dead jobs that may go"]
+    outcome = plan.apply(confirm=True)
+    assert outcome.status == "done"
+    assert ("default", "web") not in cluster.state.jobs
+    with pytest.raises(NotFoundError):
+        client.get("/v1/job/web")
+    assert list(audit_log()["action"]) == ["stop", "gc"]
+
+
 def test_gc_is_sent_once_and_its_absence_is_reported(cluster: SimCluster, client: NomadClient) -> None:
     plan = actions.gc(client)
-    assert plan.target == "cluster"
+    fault = cluster.faults.add(Fault("/v1/system/gc", kind="error", status=404, body=""))
     with pytest.raises(NotFoundError):
         plan.apply(confirm=True)
+    assert cluster.faults.fired(fault) == 1

@@ -13,6 +13,7 @@ from nomadlab.audit import audit_log
 from nomadlab.client import NomadClient
 from nomadlab.errors import NomadError, ServerError
 from nomadlab.sim import SimCluster
+from nomadlab.sim.faults import Fault
 from nomadlab.sim.scenarios import group, job_spec, task
 
 from .conftest import running
@@ -121,6 +122,8 @@ def test_submit_takes_json_text(cluster: SimCluster, client: NomadClient) -> Non
 
 
 def test_hcl_needs_the_parse_endpoint_and_says_so(cluster: SimCluster, client: NomadClient) -> None:
+    # a cluster that does not serve the parse endpoint answers 404 with an empty body
+    cluster.faults.add(Fault("/v1/jobs/parse", kind="error", status=404, body=""))
     index = cluster.state.index
     with pytest.raises(NomadError, match=r"POST /v1/jobs/parse answered 404.*dict or JSON"):
         actions.submit(client, 'job "x" {\n  type = "batch"\n}\n')
@@ -137,18 +140,30 @@ def test_stop_lists_the_allocations_and_stops_them(cluster: SimCluster, client: 
     assert running(cluster, "web") == []
 
 
-def test_revert_and_dispatch_surface_the_clusters_error(cluster: SimCluster, client: NomadClient) -> None:
-    # The simulator answers 501 for both endpoints; the write is sent once and the error shown.
+def test_revert_plans_the_old_spec_and_follows_it_to_healthy(cluster: SimCluster, client: NomadClient) -> None:
     actions.scale(client, "web", "frontend", 4).apply(confirm=True, advance=cluster.advance, step=2.0)
     plan = actions.revert(client, "web", 0)
     assert plan.before == {"version": 1} and plan.after == {"version": 0}
-    with pytest.raises(ServerError, match="501"):
-        plan.apply(confirm=True)
-    assert _version(cluster, "web")[0] == 1
-    with pytest.raises(NomadError, match="not a parameterized job"):
-        actions.dispatch(client, "web")
+    assert plan.changes["frontend"]["Stop"] == 1
+    outcome = plan.apply(confirm=True, advance=cluster.advance, step=2.0)
+    assert outcome.status in ("healthy", "done"), outcome
+    job = cluster.state.jobs[("default", "web")]
+    assert job["Version"] == 2 and job["TaskGroups"][0]["Count"] == 3
+    assert len(running(cluster, "web")) == 3
     records = audit_log()
-    assert list(records["outcome"]) == ["healthy", "error"]
+    assert list(records["action"]) == ["scale", "revert"]
+    assert records.iloc[-1]["eval_id"] == outcome.eval_id and records.iloc[-1]["after"] == {"version": 0}
+
+
+def test_a_stale_revert_is_refused_by_the_cluster_too(cluster: SimCluster, client: NomadClient) -> None:
+    actions.scale(client, "web", "frontend", 4).apply(confirm=True, advance=cluster.advance, step=2.0)
+    plan = actions.revert(client, "web", 0)
+    cluster.scale_job("default", "web", group="frontend", count=5, message="someone else")
+    changed = _version(cluster, "web")
+    unchecked = dataclasses.replace(plan, check=None)  # only EnforcePriorVersion stands in the way
+    with pytest.raises(ServerError, match="Current job has version 2; enforcing version 1"):
+        unchecked.apply(confirm=True, advance=cluster.advance)
+    assert _version(cluster, "web") == changed
 
 
 def test_a_failed_update_with_auto_revert_is_rolled_back(cluster: SimCluster, client: NomadClient) -> None:
@@ -173,12 +188,34 @@ def test_a_failed_update_with_auto_revert_is_rolled_back(cluster: SimCluster, cl
     assert job["TaskGroups"][0]["Tasks"][0]["Config"]["image"] == "svc:1"
 
 
-def test_dispatch_is_sent_once_and_its_error_shown(cluster: SimCluster, client: NomadClient) -> None:
+def _report(cluster: SimCluster) -> None:
     cluster.register_job(job_spec("report", [group("g", [task("t")])], job_type="batch", datacenters=["dc1"],
-                                  parameterized={"Payload": "optional", "MetaOptional": ["day"]}))
+                                  parameterized={"Payload": "optional", "MetaRequired": ["day"]}))
+
+
+def test_dispatch_runs_a_child_with_the_payload_and_meta(cluster: SimCluster, client: NomadClient) -> None:
+    _report(cluster)
     plan = actions.dispatch(client, "report", payload="hello", meta={"day": "mon"})
     assert plan.changes == {"payload bytes": 5, "meta": {"day": "mon"}}
+    outcome = plan.apply(confirm=True, advance=cluster.advance, step=5.0, timeout=300)
+    child_id = outcome.reply["DispatchedJobID"]
+    assert child_id.startswith("report/dispatch-")
+    child = cluster.state.jobs[("default", child_id)]
+    assert child["Meta"] == {"day": "mon"} and child["Dispatched"] is True
+    # batch work has no health: it is followed until it has finished
+    assert outcome.status == "placed" and outcome.allocations
+    assert all(cluster.state.allocs[a]["ClientStatus"] == "complete" for a in outcome.allocations)
+    assert audit_log().iloc[-1]["outcome"] == "placed"
+    cluster.advance(5)
+    assert cluster.state.jobs[("default", child_id)]["Status"] == "dead"
+
+
+def test_a_refused_dispatch_is_sent_once_and_its_error_shown(cluster: SimCluster, client: NomadClient) -> None:
+    _report(cluster)
+    plan = actions.dispatch(client, "report", payload="hello", meta={"week": "1"})
     jobs = set(cluster.state.jobs)
-    with pytest.raises(ServerError, match="501"):
+    with pytest.raises(ServerError, match=r"unpermitted metadata keys: \[week\]"):
         plan.apply(confirm=True)
     assert set(cluster.state.jobs) == jobs
+    record = audit_log().iloc[-1]
+    assert record["outcome"] == "error" and "unpermitted" in record["detail"]

@@ -31,11 +31,31 @@ NOMAD_500 = re.compile(
     r"|\d+ errors? occurred:\n"  # job validation (go-multierror)
     r"|Unknown allocation \"[^\"]*\"$"  # Alloc.GetAlloc hiding a foreign allocation
     r"|invalid scheduling eligibility \"|can not set node's scheduling eligibility"  # Node.UpdateEligibility
-    r"|Enforcing job modify index \d+: |node not found$)"
+    r"|Enforcing job modify index \d+: |node not found$"
+    # Job.Revert, Job.Stable, Job.Dispatch, Periodic.Force (nomad/job_endpoint.go, periodic_endpoint.go)
+    r"|job \"[^\"]*\" not found$|can't revert to current version$"
+    r"|job \"[^\"]*\" in namespace \"[^\"]*\" at version \d+ not found$"
+    r"|Current job has version \d+; enforcing version \d+$|parameterized job not found$"
+    r"|Specified job \"[^\"]*\" is (not a parameterized job|stopped)$|Payload (is not provided but required|"
+    r"provided but forbidden) by parameterized job$|Payload exceeds maximum size; |Dispatch (request included "
+    r"unpermitted metadata keys|did not provide required meta keys): \[|dispatch job priority must be between "
+    r"|job not found$|can't force launch non-periodic job$|force launch for job "
+    # the client's alloc endpoints (client/alloc_endpoint.go, client/client.go, allocrunner)
+    r"|No such allocation on client, or allocation not eligible for GC$|Task not running$|Task not found$"
+    r"|Could not find task runner for task: |task name cannot be set when restarting all tasks$"
+    r"|Unknown node \"[^\"]*\"$"
+    # Deployment.Fail/Pause/Promote/SetAllocHealth (nomad/deployment_endpoint.go, state_store.go)
+    r"|deployment not found$|can't (fail|pause|resume|promote) terminal deployment$"
+    r"|can't set health of allocations for a terminal deployment$"
+    r"|must specify at least one healthy/unhealthy allocation ID$|unknown alloc \"|alloc \"[^\"]*\" is not part of "
+    r"|Cannot delete nonexistent tokens: |context must be one of \[.*\] or 'all' for all contexts; got "
+    # allocRestart returns the body's decode error uncoded (command/agent/alloc_endpoint.go)
+    r"|invalid character |unexpected EOF$|json: cannot unmarshal |exceeded max depth$)"
 )
 PARAMS = ("index", "wait", "namespace", "prefix", "per_page", "next_token", "filter", "reverse", "meta",
           "pretty", "purge", "all", "resources", "task_states", "diffs", "version", "node_id", "task",
-          "type", "origin", "offset", "plain", "job", "status", "topic", "stale", "global", "eval_priority")
+          "type", "origin", "offset", "plain", "job", "status", "topic", "stale", "global", "eval_priority",
+          "idempotency_token", "cas")
 ODD = st.sampled_from([
     "", "0", "1", "-1", "true", "false", "*", "default", "team", "stdout", "end", "10ms", "1s", "-5s",
     "9223372036854775807", "9223372036854775808", "-9223372036854775809", "1e400", "NaN", "0x10",
@@ -100,6 +120,8 @@ def _world(acl: bool = False) -> tuple[SimCluster, httpx.Client, dict[str, str]]
     c.register_job(job_spec("b", [group("g", [task("t")])], datacenters=["dc1"], namespace="team"))
     c.advance(60)
     ids = {"node": node["ID"]}
+    # the ACL matrix's token accessors: no such token here, so token routes meet 404s
+    ids.update(dict.fromkeys(("acc_read", "acc_other", "acc_write"), "00000000-0000-0000-0000-000000000000"))
     for ns, job in (("default", "a"), ("team", "b")):
         alloc = c.state.job_allocs(ns, job)[0]
         ids[f"alloc_{job}"] = alloc["ID"]
@@ -117,7 +139,8 @@ def check_invariants(c: SimCluster, last_index: int) -> int:
         assert job["ModifyIndex"] <= s.index and job["JobModifyIndex"] <= s.index
         orjson.dumps(job)  # every stored value still encodes (no int beyond 64 bits, no bytes)
     for alloc in s.allocs.values():
-        assert alloc["NodeID"] in s.nodes
+        # a purged node leaves its allocations behind, lost (Node.Deregister)
+        assert alloc["NodeID"] in s.nodes or alloc["ClientStatus"] == "lost"
         assert alloc["Namespace"] in s.namespaces
         assert alloc["ModifyIndex"] <= s.index
         orjson.dumps(alloc, option=orjson.OPT_NON_STR_KEYS)

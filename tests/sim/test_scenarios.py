@@ -66,9 +66,10 @@ def nodes(api: httpx.Client) -> list[dict[str, Any]]:
 
 
 # -- registry and determinism ----------------------------------------------------------------------
-def test_registry_names_the_three_scenarios() -> None:
-    assert set(SCENARIOS) == {"default", "demo", "large"}
+def test_registry_names_the_scenarios() -> None:
+    assert set(SCENARIOS) == {"default", "demo", "dev", "large"}
     assert SCENARIOS["large"].params == ("nodes", "allocs", "jobs")
+    assert SCENARIOS["dev"].params == ("node_name",)
     with pytest.raises(TypeError, match="takes no parameter"):
         SCENARIOS["demo"](SimCluster(), nodes=3)
 

@@ -288,3 +288,53 @@ def test_distinct_hosts_constraint(make_cluster) -> None:
     reply = cluster.register_job(spec)
     assert len({a["NodeID"] for a in allocs_of(cluster, "web")}) == 2
     assert cluster.state.evals[reply["EvalID"]]["FailedTGAllocs"]["g"] is not None
+
+
+def test_a_lower_count_with_a_destructive_change_stops_the_surplus() -> None:
+    from tests.sim.conftest import new_cluster, simple_job
+
+    c = new_cluster()
+    c.register_job(simple_job("web", count=3))
+    c.advance(30)
+    spec = simple_job("web", count=1)
+    spec["TaskGroups"][0]["Meta"] = {"changed": "yes"}  # a destructive change
+    plan = c.plan_job(spec)
+    assert plan["Annotations"]["DesiredTGUpdates"]["g"]["DestructiveUpdate"] == 1
+    assert plan["Annotations"]["DesiredTGUpdates"]["g"]["Stop"] == 2
+    c.register_job(spec)
+    c.advance(30)
+    live = [a for a in c.state.job_allocs("default", "web") if a["DesiredStatus"] == "run"]
+    assert [(a["Name"], a["Job"]["Version"]) for a in live] == [("web.g[0]", 1)]
+    stopped = {a["Name"]: a["DesiredDescription"] for a in c.state.job_allocs("default", "web")
+               if a["Job"]["Version"] == 0}
+    assert stopped == {"web.g[0]": "alloc is being updated due to job update",
+                       "web.g[1]": "alloc not needed due to job update",
+                       "web.g[2]": "alloc not needed due to job update"}
+
+
+def test_a_lower_count_with_an_inplace_change_does_not_update_the_surplus() -> None:
+    from tests.sim.conftest import new_cluster, simple_job
+
+    c = new_cluster()
+    c.register_job(simple_job("web", count=4))
+    c.advance(30)
+    updates = c.plan_job(simple_job("web", count=3))["Annotations"]["DesiredTGUpdates"]["g"]
+    assert (updates["Stop"], updates["InPlaceUpdate"]) == (1, 3)
+
+
+def test_a_huge_count_stops_at_exhaustion_with_coalesced_failures() -> None:
+    import time
+
+    from tests.sim.conftest import new_cluster, simple_job
+
+    c = new_cluster()
+    started = time.monotonic()
+    reply = c.register_job(simple_job("huge", count=2_000_000_000, cpu=10, memory_mb=10))
+    assert time.monotonic() - started < 20, "placement costs what fits, not what is asked"
+    placed = len(c.state.job_allocs("default", "huge"))
+    assert 0 < placed < 1000
+    failure = c.state.evals[reply["EvalID"]]["FailedTGAllocs"]["g"]
+    assert 1 + failure["CoalescedFailures"] == 2_000_000_000 - placed
+    assert c.state.job_summaries[("default", "huge")]["Summary"]["g"]["Queued"] == 2_000_000_000 - placed
+    names = sorted(int(a["Name"].split("[")[1][:-1]) for a in c.state.job_allocs("default", "huge"))
+    assert names == list(range(placed))

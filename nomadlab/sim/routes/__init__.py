@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from ..acl import Requirement
 from ..router import Router
-from . import acl, agent, allocations, client, evaluations, events, jobs, nodes
+from . import (
+    acl,
+    agent,
+    allocations,
+    client,
+    evaluations,
+    events,
+    jobs,
+    nodes,
+    operator,
+    scaling,
+    search,
+    services,
+    storage,
+    system,
+)
 
 
 def ns(*caps: str) -> Requirement:
@@ -18,6 +33,8 @@ AUTH = Requirement("auth")
 # handler, as Nomad's RPC endpoints do (an allocation's namespace, a job body's namespace).
 REQUIREMENTS: list[tuple[str, str, Requirement]] = [
     ("GET", r"/v1/jobs", ns("list-jobs")),
+    ("PUT|POST", r"/v1/jobs/parse", ns("parse-job", "submit-job")),
+    ("PUT|POST", r"/v1/validate/job", AUTH),
     ("PUT|POST", r"/v1/jobs", AUTH),
     ("*", r"/v1/job/.+/plan", AUTH),
     ("GET", r"/v1/job/.+/scale", ns("read-job-scaling", "read-job")),
@@ -30,16 +47,27 @@ REQUIREMENTS: list[tuple[str, str, Requirement]] = [
     ("*", r"/v1/allocations", ns("read-job")),
     ("*", r"/v1/allocation/.*", AUTH),
     ("*", r"/v1/evaluations?(/.*)?", ns("read-job")),
+    ("PUT|POST", r"/v1/deployment/(fail|pause|promote|allocation-health)/[^/]+", AUTH),
     ("*", r"/v1/deployments?(/.*)?", ns("read-job")),
     ("*", r"/v1/node/pools?(/.*)?", AUTH),
-    ("PUT|POST", r"/v1/node/[^/]+/(drain|eligibility|purge)", Requirement("node", level="write")),
+    ("PUT|POST", r"/v1/node/[^/]+/(drain|eligibility|purge|evaluate)", Requirement("node", level="write")),
     ("*", r"/v1/nodes?(/.*)?", Requirement("node", level="read")),
     ("*", r"/v1/client/stats", Requirement("node", level="read")),
+    ("*", r"/v1/client/gc", Requirement("node", level="write")),
     ("*", r"/v1/client/.+", AUTH),
     ("*", r"/v1/agent/self", Requirement("agent", level="read")),
     ("*", r"/v1/agent/members", Requirement("node", level="read")),
     ("*", r"/v1/namespaces?(/.*)?", AUTH),
     ("*", r"/v1/event/stream", AUTH),
+    ("*", r"/v1/system/.+", Requirement("mgmt")),
+    # the handlers check operator read/write and management, after their method and body checks
+    ("*", r"/v1/operator/(scheduler|raft)/.+", AUTH),
+    ("GET", r"/v1/vars", AUTH),
+    ("GET", r"/v1/volumes", AUTH),
+    ("GET", r"/v1/plugins", AUTH),
+    ("*", r"/v1/scaling/.+", AUTH),
+    ("*", r"/v1/search", AUTH),
+    ("*", r"/v1/services?(/.*)?", AUTH),
 ]
 
 __all__ = ["ROUTER", "build_router"]
@@ -48,7 +76,8 @@ __all__ = ["ROUTER", "build_router"]
 def build_router() -> Router:
     router = Router()
     # Order matters where patterns overlap: node pools before /v1/node/:id.
-    for module in (agent, jobs, allocations, nodes, evaluations, events, acl, client):
+    for module in (agent, jobs, allocations, nodes, evaluations, events, acl, client, system, operator, storage,
+                   scaling, search, services):
         module.register(router)
     for methods, pattern, need in REQUIREMENTS:
         router.require(methods, pattern, need)

@@ -127,6 +127,82 @@ def token_self(c: SimCluster, req: Request) -> Response:
     return json_response(req, public(token), index=token["ModifyIndex"], meta=True)
 
 
+_TOKEN_FIELDS = ("AccessorID", "SecretID", "Name", "Type", "Policies", "Roles", "Global", "Hash", "CreateTime",
+                 "ExpirationTime", "ExpirationTTL", "CreateIndex", "ModifyIndex")
+
+
+def token_crud(c: SimCluster, req: Request, accessor: str) -> Response:
+    """GET/PUT/POST/DELETE /v1/acl/token/:accessor_id (``aclTokenCrud``).
+
+    Read: a management token, or the token itself (its own accessor); 404 ``ACL token not
+    found``. Update and delete: management. ACLs off: 400 ``ACL support disabled``.
+    """
+    if req.method not in ("GET", "PUT", "POST", "DELETE"):
+        raise NomadHTTPError(405, "Invalid method")
+    _enabled(c)
+    acl = resolve(c, req)
+    token = c.acl.tokens.get(accessor)
+    if req.method == "GET":
+        own = acl.token is not None and acl.token.get("AccessorID") == accessor
+        if not (acl.management or own):
+            raise NomadHTTPError(403, PERMISSION_DENIED)
+        if token is None:
+            raise NomadHTTPError(404, "ACL token not found", {"X-Nomad-Index": str(c.state.max_index(["acl_token"]))})
+        return json_response(req, {k: token.get(k) for k in _TOKEN_FIELDS}, index=token["ModifyIndex"], meta=True)
+    if not acl.management:
+        raise NomadHTTPError(403, PERMISSION_DENIED)
+    if req.method == "DELETE":
+        with c.state.lock:
+            if token is None:
+                raise NomadHTTPError(500, f"Cannot delete nonexistent tokens: {accessor}")
+            idx = c.state.next_index()
+            c.acl.delete_token(accessor)
+            c.state.commit(idx, ["acl_token"])
+        return Response.empty(200, {"X-Nomad-Index": str(idx)})
+    body = decode_body(req, request_types.ACL_TOKEN)
+    given = ci_get(body, "AccessorID") or ""
+    if given != accessor:
+        raise bad_request("ACL token accessor does not match request path")
+    if token is None:
+        raise bad_request(f"token 0 invalid: cannot find token {accessor}")
+    policies = ci_get(body, "Policies") or []
+    token_type = ci_get(body, "Type") or token["Type"]
+    if token_type != token["Type"]:
+        raise bad_request("token 0 invalid: cannot change token type")
+    if token_type == "client" and not policies:
+        raise bad_request("token 0 invalid: client token missing policies or roles")
+    if token_type == "management" and policies:
+        raise bad_request("token 0 invalid: management token cannot be associated with policies or roles")
+    with c.state.lock:
+        idx = c.state.next_index()
+        token.update(Name=ci_get(body, "Name") or "", Policies=list(policies) or None, ModifyIndex=idx)
+        c.state.commit(idx, ["acl_token"])
+    return json_response(req, public(token), index=idx)
+
+
+def _empty_acl_list(c: SimCluster, req: Request, *, management: bool) -> Response:
+    _enabled(c)
+    acl = resolve(c, req)
+    if management and not acl.management:
+        raise NomadHTTPError(403, PERMISSION_DENIED)
+    return json_response(req, [], index=1, meta=True)
+
+
+def roles_list(c: SimCluster, req: Request) -> Response:
+    """GET /v1/acl/roles: ``[]`` (no roles are simulated); a valid token needed, any token."""
+    return _empty_acl_list(c, req, management=False)
+
+
+def auth_methods_list(c: SimCluster, req: Request) -> Response:
+    """GET /v1/acl/auth-methods: ``[]``; readable with any valid token or none (the login page)."""
+    return _empty_acl_list(c, req, management=False)
+
+
+def binding_rules_list(c: SimCluster, req: Request) -> Response:
+    """GET /v1/acl/binding-rules: ``[]``; management only."""
+    return _empty_acl_list(c, req, management=True)
+
+
 def register(router: Router) -> None:
     router.add("PUT|POST", r"/v1/acl/bootstrap", bootstrap)
     router.add("GET", r"/v1/acl/policies", policies_list)
@@ -134,3 +210,7 @@ def register(router: Router) -> None:
     router.add("GET", r"/v1/acl/tokens", tokens_list)
     router.add("PUT|POST", r"/v1/acl/token", token_create)
     router.add("GET", r"/v1/acl/token/self", token_self)
+    router.add("*", r"/v1/acl/token/(?P<accessor>[^/]+)", token_crud)
+    router.add("GET", r"/v1/acl/roles", roles_list)
+    router.add("GET", r"/v1/acl/auth-methods", auth_methods_list)
+    router.add("GET", r"/v1/acl/binding-rules", binding_rules_list)

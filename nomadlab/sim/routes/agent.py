@@ -128,7 +128,28 @@ def node_pool_get(c: SimCluster, req: Request, name: str) -> Response:
         return json_response(req, pool, index=index, meta=True)
 
 
+def metrics(c: SimCluster, req: Request) -> Response:
+    """GET /v1/metrics: the client gauges as go-metrics' JSON summary, or with
+    ``format=prometheus`` in Prometheus' text format (the simulated agent has
+    ``prometheus_metrics`` on unless ``SimCluster.prometheus_metrics`` is turned off: then 415
+    ``Prometheus is not enabled``, as Nomad answers). No token is checked."""
+    from .. import metrics as telemetry
+
+    if req.method != "GET":
+        raise NomadHTTPError(405, "Invalid method")
+    if req.param("format") == "prometheus":
+        if not c.prometheus_metrics:
+            raise NomadHTTPError(415, "Prometheus is not enabled")
+        with c.state.lock:
+            text = telemetry.prometheus_text(c)
+        return Response(status=200, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+                        body=text.encode())
+    with c.state.lock:
+        return json_response(req, telemetry.json_summary(c))
+
+
 def register(router: Router) -> None:
+    router.add("*", r"/v1/metrics", metrics)
     router.add("GET", r"/v1/status/leader", status_leader)
     router.add("GET", r"/v1/status/peers", status_peers)
     router.add("GET", r"/v1/regions", regions)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .. import logs, usage
+from .. import logs, request_types, usage
 from ..acl import require_ns
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
 from ..router import Router, json_response, parse_bool
+from .common import ci_get, decode_body
 
 if TYPE_CHECKING:
     from ..cluster import SimCluster
@@ -36,7 +37,7 @@ def _reachable_node(c: SimCluster, node_id: str) -> dict[str, Any]:
 
 def _client_alloc(c: SimCluster, alloc_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     alloc = c.state.allocs.get(alloc_id)
-    if alloc is None:
+    if alloc is None or alloc_id in c.client_collected:
         raise NomadHTTPError(404, f'Unknown allocation "{alloc_id}"')
     return alloc, _reachable_node(c, alloc.get("NodeID", ""))
 
@@ -44,9 +45,10 @@ def _client_alloc(c: SimCluster, alloc_id: str) -> tuple[dict[str, Any], dict[st
 def client_stats(c: SimCluster, req: Request) -> Response:
     """GET /v1/client/stats?node_id=: the node's ``HostStats``.
 
-    This agent is a server without a local client, so ``node_id`` is required.
+    ``node_id`` is required unless the agent runs a client (the ``dev`` scenario), whose node
+    answers then.
     """
-    node_id = req.param("node_id") or ""
+    node_id = req.param("node_id") or c.local_node_id
     if not node_id:
         raise bad_request("No local Node and node_id not provided")
     with c.state.lock:
@@ -132,7 +134,77 @@ def alloc_logs(c: SimCluster, req: Request, alloc_id: str) -> Response:
     return Response(status=200, headers={"Content-Type": content_type}, stream=stream)
 
 
+def _lifecycle_alloc(c: SimCluster, req: Request, alloc_id: str, *caps: str) -> dict[str, Any]:
+    """The allocation a client lifecycle call acts on: its namespace's capability (checked on
+    the client, ``client/alloc_endpoint.go``), then the node that runs it."""
+    alloc = c.state.allocs.get(alloc_id)
+    if alloc is not None and alloc_id not in c.client_collected:
+        require_ns(req, alloc["Namespace"], *caps)
+    found, _ = _client_alloc(c, alloc_id)
+    return found
+
+
+def alloc_restart(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    """Any method /v1/client/allocation/:id/restart: body ``{TaskName, AllTasks}`` (optional).
+
+    Needs ``alloc-lifecycle``; answers GenericResponse ``{"Index": 0}``. A body that does not
+    decode is an uncoded error (500), as the handler returns the decoder's error as it is.
+    """
+    body = decode_body(req, request_types.ALLOC_RESTART, required=False, status=500) or {}
+    with c.state.lock:
+        _lifecycle_alloc(c, req, alloc_id, "alloc-lifecycle")
+        c.restart_alloc(alloc_id, task=ci_get(body, "TaskName") or "", all_tasks=bool(ci_get(body, "AllTasks")))
+    return json_response(req, {"Index": 0})
+
+
+def alloc_signal(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    """PUT/POST /v1/client/allocation/:id/signal: body ``{Task, Signal}``; ``alloc-lifecycle``."""
+    if req.method not in ("PUT", "POST"):
+        raise NomadHTTPError(405, "Invalid method")
+    try:
+        body = decode_body(req, request_types.ALLOC_SIGNAL)
+    except NomadHTTPError as exc:
+        raise bad_request(f"Failed to decode body: {exc.body}") from None
+    with c.state.lock:
+        _lifecycle_alloc(c, req, alloc_id, "alloc-lifecycle")
+        c.signal_alloc(alloc_id, task=ci_get(body, "Task") or "", signal=ci_get(body, "Signal") or "")
+    return json_response(req, {"Index": 0})
+
+
+def alloc_gc(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    """Any method /v1/client/allocation/:id/gc (``submit-job`` or ``gc-allocation``): 200, no body."""
+    with c.state.lock:
+        _lifecycle_alloc(c, req, alloc_id, "submit-job", "gc-allocation")
+        c.client_gc_alloc(alloc_id)
+    return Response.empty(200)
+
+
+def client_gc(c: SimCluster, req: Request) -> Response:
+    """Any method /v1/client/gc?node_id= (``node:write``): 200, no body."""
+    node_id = req.param("node_id") or c.local_node_id
+    if not node_id:
+        raise bad_request("No local Node and node_id not provided")
+    with c.state.lock:
+        if node_id not in c.state.nodes:
+            # ClientAllocations.GarbageCollectAll's unknown node is not a "no connection"
+            # error, so the handler leaves it uncoded.
+            raise NomadHTTPError(500, f'Unknown node "{node_id}"')
+        _reachable_node(c, node_id)
+        c.client_gc_node(node_id)
+    return Response.empty(200)
+
+
+def client_alloc_unknown(c: SimCluster, req: Request, rest: str) -> Response:
+    """Any other /v1/client/allocation/…: ``ClientAllocRequest`` answers 404 ``resource not found``."""
+    raise NomadHTTPError(404, "resource not found")
+
+
 def register(router: Router) -> None:
     router.add("GET", r"/v1/client/stats", client_stats)
     router.add("GET", r"/v1/client/allocation/(?P<alloc_id>[^/]+)/stats", alloc_stats)
+    router.add("*", r"/v1/client/allocation/(?P<alloc_id>[^/]+)/restart", alloc_restart)
+    router.add("*", r"/v1/client/allocation/(?P<alloc_id>[^/]+)/signal", alloc_signal)
+    router.add("*", r"/v1/client/allocation/(?P<alloc_id>[^/]+)/gc", alloc_gc)
+    router.add("*", r"/v1/client/allocation/(?P<rest>.*)", client_alloc_unknown)
+    router.add("*", r"/v1/client/gc", client_gc)
     router.add("GET", r"/v1/client/fs/logs/(?P<alloc_id>[^/]*)", alloc_logs)

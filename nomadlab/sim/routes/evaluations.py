@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import wire
+from .. import request_types, wire
 from ..acl import require_ns, visible
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
 from ..router import Router, blocking, blocking_on, json_response, meta_headers, modify_index, namespace_of, paginate
-from .common import create_index_token, index_token_key, ns_matches
+from .common import ci_get, create_index_token, decode_body, index_token_key, ns_matches
 
 if TYPE_CHECKING:
     from ..cluster import SimCluster
@@ -108,10 +108,74 @@ def _check_first_namespace(req: Request, allocs: list[dict[str, Any]]) -> None:
         require_ns(req, allocs[0]["Namespace"], "read-job")
 
 
+def _deployment_for_write(c: SimCluster, req: Request, dep_id: str, cap: str) -> None:
+    """``Deployment.Fail/Pause/Promote/SetAllocHealth``: the deployment is looked up first (500
+    ``deployment not found``), then ``submit-job`` (or the 2.x ``cap``) is checked on *its*
+    namespace."""
+    dep = c.state.deployments.get(dep_id)
+    if dep is None:
+        raise NomadHTTPError(500, "deployment not found")
+    require_ns(req, dep["Namespace"], "submit-job", cap)
+
+
+def _deployment_body(req: Request, dep_id: str, schema: Any) -> Any:
+    body = decode_body(req, schema)
+    given = ci_get(body, "DeploymentID")
+    if not given:
+        raise bad_request("DeploymentID must be specified")
+    if given != dep_id:
+        raise bad_request("Deployment ID does not match")
+    return body
+
+
+def deployment_fail(c: SimCluster, req: Request, dep_id: str) -> Response:
+    """PUT/POST /v1/deployment/fail/:id (no body read)."""
+    with c.state.lock:
+        _deployment_for_write(c, req, dep_id, "fail-deployment")
+        reply = c.fail_deployment(dep_id)
+    return json_response(req, reply, index=reply["Index"])
+
+
+def deployment_pause(c: SimCluster, req: Request, dep_id: str) -> Response:
+    """PUT/POST /v1/deployment/pause/:id: ``{DeploymentID, Pause}`` (false resumes)."""
+    body = _deployment_body(req, dep_id, request_types.DEPLOYMENT_PAUSE)
+    with c.state.lock:
+        _deployment_for_write(c, req, dep_id, "pause-deployment")
+        reply = c.pause_deployment(dep_id, bool(ci_get(body, "Pause", False)))
+    return json_response(req, reply, index=reply["Index"])
+
+
+def deployment_promote(c: SimCluster, req: Request, dep_id: str) -> Response:
+    """PUT/POST /v1/deployment/promote/:id: ``{DeploymentID, All, Groups}``."""
+    body = _deployment_body(req, dep_id, request_types.DEPLOYMENT_PROMOTE)
+    with c.state.lock:
+        _deployment_for_write(c, req, dep_id, "promote-deployment")
+        reply = c.promote_deployment(dep_id, all_groups=bool(ci_get(body, "All", False)),
+                                     groups=list(ci_get(body, "Groups") or []))
+    return json_response(req, reply, index=reply["Index"])
+
+
+def deployment_health(c: SimCluster, req: Request, dep_id: str) -> Response:
+    """PUT/POST /v1/deployment/allocation-health/:id."""
+    body = _deployment_body(req, dep_id, request_types.DEPLOYMENT_HEALTH)
+    healthy = list(ci_get(body, "HealthyAllocationIDs") or [])
+    unhealthy = list(ci_get(body, "UnhealthyAllocationIDs") or [])
+    if not healthy and not unhealthy:
+        raise NomadHTTPError(500, "must specify at least one healthy/unhealthy allocation ID")
+    with c.state.lock:
+        _deployment_for_write(c, req, dep_id, "set-alloc-health-deployment")
+        reply = c.set_allocation_health(dep_id, healthy, unhealthy)
+    return json_response(req, reply, index=reply["Index"])
+
+
 def register(router: Router) -> None:
     router.add("GET", r"/v1/evaluations", evals_list)
     router.add("GET", r"/v1/evaluation/(?P<eval_id>[^/]+)/allocations", eval_allocations)
     router.add("*", r"/v1/evaluation/(?P<eval_id>[^/]+)", eval_get)
     router.add("GET", r"/v1/deployments", deployments_list)
     router.add("GET", r"/v1/deployment/allocations/(?P<dep_id>[^/]+)", deployment_allocations)
+    router.add("PUT|POST", r"/v1/deployment/fail/(?P<dep_id>[^/]+)", deployment_fail)
+    router.add("PUT|POST", r"/v1/deployment/pause/(?P<dep_id>[^/]+)", deployment_pause)
+    router.add("PUT|POST", r"/v1/deployment/promote/(?P<dep_id>[^/]+)", deployment_promote)
+    router.add("PUT|POST", r"/v1/deployment/allocation-health/(?P<dep_id>[^/]+)", deployment_health)
     router.add("*", r"/v1/deployment/(?P<dep_id>[^/]+)", deployment_get)

@@ -30,7 +30,8 @@ __all__ = ["register"]
 # Sub-resources checked by suffix, in the order Nomad's jobSpecificRequest checks them.
 _SUFFIXES = (
     "evaluate", "allocations", "evaluations", "periodic/force", "plan", "summary", "dispatch",
-    "versions", "revert", "deployments", "deployment", "stable", "scale", "services", "submission",
+    "dispatch/payload", "versions", "revert", "deployments", "deployment", "stable", "scale", "services",
+    "submission",
 )
 
 
@@ -270,26 +271,171 @@ def job_submission(c: SimCluster, req: Request, job_id: str) -> Response:
         return json_response(req, sub, index=sub["JobModifyIndex"], meta=True)
 
 
-def _not_simulated(c: SimCluster, req: Request, job_id: str) -> Response:
-    require_ns(req, namespace_of(req), "read-job" if req.method == "GET" else "submit-job")
-    raise NomadHTTPError(501, "not supported by nomadlab.sim (see FIDELITY.md)")
+def jobs_parse(c: SimCluster, req: Request) -> Response:
+    """PUT/POST /v1/jobs/parse: an HCL2 jobspec as the API ``Job`` (``jobspec2``).
+
+    The token needs ``parse-job`` or ``submit-job`` on ``?namespace=`` (checked by the router
+    before the body is read, as ``JobsParseRequest`` resolves the token first).
+    """
+    from ..jobspec import JobspecError, canonicalize, parse_jobspec
+
+    body = decode_body(req, request_types.JOBS_PARSE)
+    text = ci_get(body, "JobHCL") or ""
+    if not text:
+        raise bad_request("Job spec is empty")
+    try:
+        job = parse_jobspec(text, ci_get(body, "Variables") or "")
+    except JobspecError as exc:
+        raise bad_request(f"Failed to parse job: {exc}") from None
+    if ci_get(body, "Canonicalize"):
+        canonicalize(job)
+    return json_response(req, job)
+
+
+def validate_job(c: SimCluster, req: Request) -> Response:
+    """PUT/POST /v1/validate/job: ``{"Job": …}`` checked as ``Job.Validate`` checks it.
+
+    Always 200 once the body decodes: validation errors are reported in the answer
+    (``ValidationErrors``, ``Error``), not as a status. ``read-job`` on the job's namespace.
+    """
+    from ..wire_common import multierror
+    from ..wire_jobs import validation_errors
+
+    body = decode_body(req, request_types.JOB_REGISTER)
+    job = ci_get(body, "Job")
+    if not job:
+        raise bad_request("Job must be specified")
+    spec = dict(job)
+    if ci_get(spec, "ID") is None:
+        spec["ID"] = ""
+    canonical = wire.canonicalize_job(spec, region=c.region, validate=False)
+    require_ns(req, canonical["Namespace"], "read-job")
+    errors = validation_errors(canonical)
+    reply = {"DriverConfigValidated": True, "ValidationErrors": errors or None,
+             "Error": multierror(errors) if errors else "", "Warnings": ""}
+    return json_response(req, reply)
+
+
+def _write_only(req: Request) -> None:
+    if req.method not in ("PUT", "POST"):
+        raise NomadHTTPError(405, "Invalid method")
+
+
+def _job_id_body(req: Request, job_id: str, schema: Any) -> Any:
+    """A body whose ``JobID`` must be given and match the path (revert, stable)."""
+    body = decode_body(req, schema)
+    body_id = ci_get(body, "JobID")
+    if not body_id:
+        raise bad_request("JobID must be specified")
+    if body_id != job_id:
+        raise bad_request("Job ID does not match")
+    return body
+
+
+def _write_namespace(req: Request, body: Any) -> str:
+    """``parseWriteRequest``: ``?namespace=`` over the body's ``Namespace``, else ``default``."""
+    for candidate in (req.param("namespace"), ci_get(body, "Namespace")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return "default"
+
+
+def job_revert(c: SimCluster, req: Request, job_id: str) -> Response:
+    """PUT/POST /v1/job/:id/revert (``submit-job`` or ``revert-job``)."""
+    _write_only(req)
+    body = _job_id_body(req, job_id, request_types.JOB_REVERT)
+    ns = _write_namespace(req, body)
+    require_ns(req, ns, "submit-job", "revert-job")
+    prior = ci_get(body, "EnforcePriorVersion")
+    reply = c.revert_job(ns, job_id, int(ci_get(body, "JobVersion") or 0),
+                         enforce_prior_version=None if prior is None else int(prior))
+    return json_response(req, reply, index=reply["Index"], meta=True)
+
+
+def job_stable(c: SimCluster, req: Request, job_id: str) -> Response:
+    """PUT/POST /v1/job/:id/stable (``submit-job`` or ``stable-job``); answers ``{"Index": N}``."""
+    _write_only(req)
+    body = _job_id_body(req, job_id, request_types.JOB_STABLE)
+    ns = _write_namespace(req, body)
+    require_ns(req, ns, "submit-job", "stable-job")
+    reply = c.set_job_stability(ns, job_id, int(ci_get(body, "JobVersion") or 0),
+                                bool(ci_get(body, "Stable", False)))
+    return json_response(req, reply, index=reply["Index"])
+
+
+def _payload(text: str) -> bytes:
+    """A ``[]byte`` field as Go's decoder reads it: standard base64, padded."""
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+        bad = next((i for i, ch in enumerate(text) if ch not in alphabet), len(text) - len(text) % 4)
+        raise bad_request(f"illegal base64 data at input byte {bad}") from None
+
+
+def job_dispatch(c: SimCluster, req: Request, job_id: str) -> Response:
+    """PUT/POST /v1/job/:id/dispatch (``dispatch-job``): a child of a parameterized job."""
+    _write_only(req)
+    body = decode_body(req, request_types.JOB_DISPATCH)
+    body_id = ci_get(body, "JobID")
+    if body_id and body_id != job_id:
+        raise bad_request("Job ID does not match")
+    payload = _payload(ci_get(body, "Payload") or "")
+    return _dispatch(c, req, job_id, body, payload)
+
+
+def job_dispatch_payload(c: SimCluster, req: Request, job_id: str) -> Response:
+    """PUT/POST /v1/job/:id/dispatch/payload: the raw body is the payload."""
+    _write_only(req)
+    return _dispatch(c, req, job_id, {}, req.body)
+
+
+def _dispatch(c: SimCluster, req: Request, job_id: str, body: Any, payload: bytes) -> Response:
+    ns = _write_namespace(req, body)
+    require_ns(req, ns, "dispatch-job")
+    token = req.param("idempotency_token") or ci_get(body, "IdempotencyToken") or ""
+    reply = c.dispatch_job(
+        ns, job_id, payload=payload, meta=ci_get(body, "Meta") or {},
+        id_prefix_template=ci_get(body, "IdPrefixTemplate") or "", priority=int(ci_get(body, "Priority") or 0),
+        idempotency_token=token,
+    )
+    return json_response(req, reply, index=reply["Index"])
+
+
+def job_periodic_force(c: SimCluster, req: Request, job_id: str) -> Response:
+    """PUT/POST /v1/job/:id/periodic/force (``dispatch-job``, ``submit-job`` or ``force-periodic-job``)."""
+    _write_only(req)
+    ns = namespace_of(req)
+    require_ns(req, ns, "dispatch-job", "submit-job", "force-periodic-job")
+    reply = c.force_periodic(ns, job_id)
+    return json_response(req, reply, index=reply["Index"])
+
+
+def _job_services(c: SimCluster, req: Request, job_id: str) -> Response:
+    from .services import job_services
+
+    return job_services(c, req, job_id)
 
 
 _SUB = {
     "evaluate": job_evaluate,
     "allocations": job_allocations,
     "evaluations": job_evaluations,
-    "periodic/force": _not_simulated,
+    "periodic/force": job_periodic_force,
     "plan": job_plan,
     "summary": job_summary,
-    "dispatch": _not_simulated,
+    "dispatch": job_dispatch,
+    "dispatch/payload": job_dispatch_payload,
     "versions": job_versions,
-    "revert": _not_simulated,
+    "revert": job_revert,
     "deployments": job_deployments,
     "deployment": job_deployment,
-    "stable": _not_simulated,
+    "stable": job_stable,
     "scale": job_scale,
-    "services": _not_simulated,
+    "services": _job_services,
     "submission": job_submission,
 }
 
@@ -297,4 +443,6 @@ _SUB = {
 def register(router: Router) -> None:
     router.add("GET", r"/v1/jobs", jobs_list)
     router.add("PUT|POST", r"/v1/jobs", jobs_register)
+    router.add("PUT|POST", r"/v1/jobs/parse", jobs_parse)
+    router.add("PUT|POST", r"/v1/validate/job", validate_job)
     router.add("*", r"/v1/job/(?P<rest>.+)", job_specific)

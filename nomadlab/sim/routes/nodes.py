@@ -71,7 +71,15 @@ def node_eligibility(c: SimCluster, req: Request, node_id: str) -> Response:
 
 
 def node_purge(c: SimCluster, req: Request, node_id: str) -> Response:
-    raise NomadHTTPError(501, "not supported by nomadlab.sim (see FIDELITY.md)")
+    """PUT/POST /v1/node/:id/purge: deregister the node; a NodeUpdateResponse."""
+    reply = c.purge_node(node_id)
+    return json_response(req, reply, index=reply["Index"])
+
+
+def node_evaluate(c: SimCluster, req: Request, node_id: str) -> Response:
+    """PUT/POST /v1/node/:id/evaluate: re-evaluate the jobs on the node; a NodeUpdateResponse."""
+    reply = c.evaluate_node(node_id)
+    return json_response(req, reply, index=reply["Index"])
 
 
 def register(router: Router) -> None:
@@ -80,4 +88,5 @@ def register(router: Router) -> None:
     router.add("PUT|POST", r"/v1/node/(?P<node_id>[^/]+)/drain", node_drain)
     router.add("PUT|POST", r"/v1/node/(?P<node_id>[^/]+)/eligibility", node_eligibility)
     router.add("PUT|POST", r"/v1/node/(?P<node_id>[^/]+)/purge", node_purge)
+    router.add("PUT|POST", r"/v1/node/(?P<node_id>[^/]+)/evaluate", node_evaluate)
     router.add("*", r"/v1/node/(?P<node_id>[^/]+)", node_get)
