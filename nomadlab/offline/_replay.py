@@ -241,28 +241,17 @@ class Replay:
         stub["JobType"] = job.get("Type", "")
         # The stub's JobVersion is that of the job embedded in the allocation, which the event
         # leaves out: the job at the allocation's AllocModifyIndex (when the plan that placed or
-        # updated it in place was applied), except for an allocation told to stop by a
-        # destructive update, which keeps the job it ran.
+        # updated it in place was applied), except for an allocation told to stop, which keeps
+        # the job it ran (Nomad's reconciler never stops and updates in place one allocation).
         now_version = self._version_at(key, _int(alloc.get("AllocModifyIndex") or alloc.get("CreateIndex")))
         prior = stored.get("JobVersion") if stored is not None else None
-        if alloc.get("DesiredStatus") == "run" or not isinstance(prior, int) or prior == now_version \
-                or self._in_place(key, str(alloc.get("TaskGroup")), prior, now_version):
+        if alloc.get("DesiredStatus") == "run" or not isinstance(prior, int):
             stub["JobVersion"] = now_version
         else:
             stub["JobVersion"] = prior
         self.allocs[alloc["ID"]] = stub
         self.touched_jobs.add(key)
         return True
-
-    def _in_place(self, key: tuple[str, str], group: str, old: int, new: int) -> bool:
-        """Whether version ``new`` of the job changes group ``group`` of version ``old`` in place
-        (the scheduler's rule, :func:`nomadlab.sim.scheduler._group_spec_key`)."""
-        from nomadlab.sim.scheduler import _group_spec_key
-
-        by_version = {v.get("Version"): v for v in self.versions.get(key, [])}
-        groups = [next((g for g in (by_version.get(n) or {}).get("TaskGroups") or () if g.get("Name") == group), None)
-                  for n in (old, new)]
-        return None not in groups and _group_spec_key(groups[0]) == _group_spec_key(groups[1])  # type: ignore[arg-type]
 
     def _version_at(self, key: tuple[str, str], index: int) -> int:
         """The job's version current at Raft ``index`` (the newest whose JobModifyIndex ≤ it)."""
