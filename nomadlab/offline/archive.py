@@ -782,4 +782,6 @@ def _what_to_do(error: str) -> str:
         return "Capture again with a token (NOMAD_TOKEN) allowed to read it."
     if "404" in low:
         return "This Nomad does not serve that endpoint; nothing to do."
+    if "enterprise only" in low:
+        return "The community edition has no license to capture; nothing to do."
     return "Capture again once the cluster answers that endpoint."

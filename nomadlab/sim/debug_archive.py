@@ -282,6 +282,9 @@ class DebugCapture:
             if self.layout == "legacy" and rel == "csi-plugins.json":
                 rel = "plugins.json"
             body, err = self._get(path, params)
+            if rel == "license.json" and err is None and body is None:
+                # The API client's LicenseGet turns the community edition's 204 into this error.
+                err = "Nomad Enterprise only endpoint"
             self._put_json(f"{folder}/{rel}", body, err, stream=stream)
         self.intervals += 1
         self._read_events()

@@ -133,8 +133,11 @@ def test_current_layout_is_nomads(tmp_path: Path) -> None:
     assert lines[-1] == b"" and all(json.loads(line)["ID"] for line in lines[:-1])
     # cluster/nodes.json: one JSON array
     assert files["cluster/nodes.json"].startswith(b"[{") and b"\n" not in files["cluster/nodes.json"]
-    # an endpoint the server does not serve leaves Go's error wrapper with the API client's text
-    assert json.loads(files["interval/0000/license.json"]) == {"Error": "Unexpected response code: 404"}
+    # an endpoint the server does not serve leaves Go's error wrapper with the API client's text;
+    # the community edition's 204 for the license is the API client's own error
+    autopilot = json.loads(files["interval/0000/operator-autopilot-health.json"])
+    assert autopilot == {"Error": "Unexpected response code: 404"}
+    assert json.loads(files["interval/0000/license.json"]) == {"Error": "Nomad Enterprise only endpoint"}
     flags = json.loads(files["cluster/cli-flags.json"])
     assert flags["Actual"]["interval"]["Value"] == "30s" and flags["Formal"]["duration"]["DefValue"] == "5m"
     # file times are when each was written: interval n at start + 30 s × n
@@ -194,7 +197,7 @@ def test_reader_is_a_source_of_each_interval(captured: Captured, archive: DebugA
     assert archive.layout == captured.capture.layout
     assert [i.number for i in archive.intervals] == list(range(INTERVALS))
     assert [int(i.time.value) for i in archive.intervals] == captured.times
-    assert {i.time_source for i in archive.intervals} == {"mtime"}
+    assert {i.time_source for i in archive.intervals} == {"metrics"}
     assert archive.interval is not None and archive.interval.number == INTERVALS - 1
     assert archive.started_at == pd.Timestamp(captured.capture.started_ns // 10**9 * 10**9, unit="ns", tz="UTC")
     for n in range(INTERVALS):
@@ -363,7 +366,8 @@ def test_a_truncated_archive_keeps_the_members_before_the_cut(plain: DebugCaptur
 def _decoded(data: bytes, name: str) -> Any:
     lines = data.decode().splitlines()
     listed = name.startswith("interval/") and name.rsplit("/", 1)[1] in (
-        "jobs.json", "allocations.json", "nodes.json", "evaluations.json", "deployments.json")
+        "jobs.json", "allocations.json", "nodes.json", "evaluations.json", "deployments.json",
+        "csi-plugins.json", "csi-volumes.json")
     if listed:
         return [json.loads(line) for line in lines]
     return json.loads(data)
@@ -403,7 +407,10 @@ def test_interval_times_from_metrics_then_mtime_then_schedule(plain: DebugCaptur
 
     top = plain.write(tmp_path, compress=False)
     start = pd.Timestamp(plain.started_ns, unit="ns", tz="UTC")
-    # metrics.json's Timestamp (Go's time.Time text) wins over the file times
+    # metrics.json's Timestamp (Go's time.Time text) wins over the file times; without it
+    # (an agent refusing /v1/metrics) the file times count
+    for f in (top / "interval").rglob("metrics.json"):
+        f.unlink()
     (top / "interval/0001/metrics.json").write_text(json.dumps(
         {"Timestamp": "2026-01-01 00:01:02.25 +0000 UTC", "Gauges": [], "Counters": [], "Samples": [], "Points": []}))
     archive = _open(top)
