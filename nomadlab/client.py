@@ -820,6 +820,7 @@ class NomadClient:
         namespace: str | None = None,
         region: str | None = None,
         direct: bool = False,
+        reconnect: bool = True,
     ) -> Iterator[LogFrame]:
         """Log frames of one task, from ``GET /v1/client/fs/logs/:alloc_id``.
 
@@ -829,11 +830,12 @@ class NomadClient:
         ``direct=True`` first asks the node's own agent (:meth:`for_node`), as the ``nomad``
         CLI does, and falls back to the server when the node cannot be reached.
         A garbage-collected allocation has no logs: that is a ``NotFoundError`` whose hint
-        says so.
+        says so. Read from ``origin="start"``, a dropped connection is reopened where the
+        delivered data ends (unless ``reconnect=False``), with nothing lost or repeated.
         """
         return iter_log_frames(self, alloc_id, task, log_type=log_type, follow=follow,
                                origin=origin, offset=offset, namespace=namespace, region=region,
-                               direct=direct)
+                               direct=direct, reconnect=reconnect)
 
     def logs_plain(
         self,
@@ -847,11 +849,12 @@ class NomadClient:
         namespace: str | None = None,
         region: str | None = None,
         direct: bool = False,
+        reconnect: bool = True,
     ) -> Iterator[bytes]:
-        """Raw log bytes of one task (``?plain=true``), as they arrive."""
+        """Raw log bytes of one task (``?plain=true``), as they arrive (resumed as :meth:`logs`)."""
         return iter_log_bytes(self, alloc_id, task, log_type=log_type, follow=follow,
                               origin=origin, offset=offset, namespace=namespace, region=region,
-                              direct=direct)
+                              direct=direct, reconnect=reconnect)
 
     def read_logs(self, alloc_id: str, task: str, *, log_type: str = "stdout",
                   origin: str = "start", offset: int = 0, namespace: str | None = None) -> bytes:
