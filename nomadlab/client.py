@@ -640,7 +640,8 @@ class NomadClient:
 
     def _read_body(self, response: httpx.Response) -> httpx.Response:
         """Read a streamed response's body; when the body breaks off, ask again (a GET, so
-        retried as the policy says) without streaming: the answer is a new response."""
+        retried as the policy says, the broken read counted as the first attempt) without
+        streaming: the answer is a new response."""
         request = response.request
         try:
             response.read()
@@ -649,12 +650,10 @@ class NomadClient:
             raise _undecompressable(request, exc) from exc
         except httpx.TransportError as exc:
             error = wrap_transport_error(exc, method=request.method, url=str(request.url))
-            if self.retry_policy.attempts <= 1 or not self.retry_policy.should_retry(error, request.method):
-                raise error from exc
-            logger.warning("retrying %s %s after %s while reading the body", request.method, request.url,
-                           type(error).__name__)
+            error.__cause__ = exc
         response.close()
-        return self._send(request)
+        # The broken read was an attempt: the policy's count and waits go on from there.
+        return self._retry_after_first(request, error, stream=False)
 
     def get_all(
         self,
