@@ -276,13 +276,24 @@ class NomadClient:
         probe.verify_mode = ssl.CERT_NONE
         if url.scheme == "https":
             if self._config.client_cert:
-                return None
+                # Offer our certificate in a TLS 1.2 handshake, where a server that refuses it
+                # says so during the handshake instead of hanging up after it.
+                try:
+                    probe = self._config.ssl_context()
+                except NomadError:
+                    return None
+                probe.check_hostname = False
+                probe.verify_mode = ssl.CERT_NONE
             probe.maximum_version = ssl.TLSVersion.TLSv1_2
         try:
             with socket.create_connection((url.host, port), timeout=min(self._config.timeout, 5.0)) as raw, \
                     probe.wrap_socket(raw, server_hostname=url.host):
                 pass
         except ssl.SSLError:
+            if url.scheme == "https" and self._config.client_cert:
+                return (f"the agent at {self._config.address} refused the client certificate in "
+                        "NOMAD_CLIENT_CERT (mutual TLS): set NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY to a "
+                        "certificate signed by the CA the agent trusts.")
             if url.scheme == "https":
                 return (f"the agent at {self._config.address} refused the connection during TLS: it asks for a "
                         "client certificate (mutual TLS). Set NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY to a "

@@ -24,6 +24,7 @@ Other tests call the scanners on what they produce (an executed notebook, a rend
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -191,10 +192,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     texts = [(f"captured {name}", content) for name, content in report.sections]
     if call.excinfo is not None:
         texts.append(("failure text", str(call.excinfo.value)))
-        try:
+        with contextlib.suppress(Exception):  # a local whose repr fails is not a leak
             texts.append(("traceback with locals", str(call.excinfo.getrepr(showlocals=True, style="long"))))
-        except Exception:  # noqa: BLE001 - a local whose repr fails is not a leak
-            pass
     found: list[Finding] = []
     for where, text in texts:
         hits = scan_text(text, where=f"{call.when}: {where}")
