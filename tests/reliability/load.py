@@ -114,7 +114,8 @@ def run(watchers: int = WATCHERS, writes: int = WRITES, every_s: float = EVERY_S
                         for n in range(watchers)]
             for t in threads:
                 t.start()
-            live = LiveView(NomadClient(config), "nodes", wait="1s")
+            live_client = NomadClient(config)
+            live = LiveView(live_client, "nodes", wait="1s")
             live.start()
             time.sleep(0.5)
             arrivals.reset()
@@ -146,6 +147,7 @@ def run(watchers: int = WATCHERS, writes: int = WRITES, every_s: float = EVERY_S
                     result.errors.append(f"{t.name} did not finish")
             threads[0].join(1)
             live.stop(timeout=3)
+            live_client.close()
             closing.set()
             result.live_index, result.live_error = live.index, live.error
             result.arrived = sum(arrivals.writes().values())

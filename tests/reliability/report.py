@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -84,7 +85,7 @@ def measure_all(progress: Callable[[str], None] = lambda _: None) -> list[Figure
 
 
 def _row(cells: Iterable[object]) -> str:
-    return "| " + " | ".join(str(c).replace("|", "\\\\|") for c in cells) + " |"
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
 
 def render(figures: Sequence[Figure], found: dict[str, str], when: dt.datetime) -> str:
@@ -142,6 +143,24 @@ def render(figures: Sequence[Figure], found: dict[str, str], when: dt.datetime) 
         "  (`tests/hygiene.py`); every log record, captured output, failure text with traceback locals",
         "  and warning is scanned.",
         "",
+        "## Scanning other outputs for the token",
+        "",
+        "Tests that execute notebooks or render reports scan what they produce with the functions of",
+        "`tests/hygiene.py`, which look for the hygiene token (and any secret given to",
+        "`register_secret`) and report places, never the secret itself:",
+        "",
+        "```python",
+        "from tests import hygiene",
+        "",
+        "hygiene.assert_clean(hygiene.scan_notebook(executed_path))   # every output of every cell",
+        "hygiene.assert_clean(hygiene.scan_html(report_path))          # markup and scripts",
+        "hygiene.assert_clean(hygiene.scan_text(text, where=\"cli output\"))",
+        "```",
+        "",
+        "With `NOMADLAB_HYGIENE_TOKEN=1` (always when `CI` is true) every test runs with `NOMAD_TOKEN`",
+        "set to that token, so notebook kernels and commands started by a test carry it too; set",
+        "`NOMADLAB_HYGIENE_REPORT=<file>` for a JSON count of the texts scanned.",
+        "",
         "## Every case",
         "",
         _row(["suite", "case", "tried", "survived", "lost", "duplicated", "leaked", "note"]),
@@ -158,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "reliability.md"), help="file to write, or - to print")
     parser.add_argument("--check", action="store_true", help="exit 1 when a figure is off target")
     args = parser.parse_args(argv)
+    logging.getLogger("nomadlab").setLevel(logging.ERROR)   # the retries under faults are the point
     figures = measure_all(lambda step: print(f"measuring {step} ...", file=sys.stderr, flush=True))
     page = render(figures, versions(), dt.datetime.now(dt.UTC))
     if args.out == "-":

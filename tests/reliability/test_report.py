@@ -19,7 +19,7 @@ def test_render_sums_suites_and_flags_cases_off_target() -> None:
     assert "**2 of 3 cases at target.**" in page
     assert "| faults: read | 2 | 2 | 1 | 2 | 0 | 0 | **no** |" in page
     assert "| tls | 1 | 1 | 1 | 0 | 0 | 0 | yes |" in page
-    assert "**off target** boom" in page and "a \\\\| b" in page
+    assert "**off target** boom" in page and "a \\| b" in page
 
 
 def test_versions_name_the_packages_behind_the_figures() -> None:
