@@ -165,7 +165,7 @@ def measure_reads(fetchers: tuple[str, ...] = frames.FETCHERS, faults: tuple[str
 @dataclass(frozen=True)
 class _Write:
     plan: Callable[[NomadClient, SimCluster], actions.Plan]
-    setup: Callable[[SimCluster, NomadClient], None] | None = None
+    setup: Callable[[SimCluster, NomadClient, str], None] | None = None
 
 
 def _running_alloc(cluster: SimCluster) -> str:
@@ -179,18 +179,18 @@ def _node(cluster: SimCluster) -> str:
         return sorted(cluster.state.nodes)[0]
 
 
-def _scaled_once(cluster: SimCluster, client: NomadClient) -> None:
+def _scaled_once(cluster: SimCluster, client: NomadClient, audit: str) -> None:
     actions.scale(client, "web", "frontend", 4).apply(confirm=True, advance=cluster.advance, step=2.0,
-                                                      audit=_AUDIT)
+                                                      audit=audit)
 
 
-def _parameterized(cluster: SimCluster, client: NomadClient) -> None:
+def _parameterized(cluster: SimCluster, client: NomadClient, audit: str) -> None:
     cluster.register_job(job_spec("report", [group("g", [task("t")])], job_type="batch", datacenters=["dc1"],
                                   parameterized={"Payload": "optional"}))
 
 
-def _drained(cluster: SimCluster, client: NomadClient) -> None:
-    actions.drain(client, _node(cluster)).apply(confirm=True, advance=cluster.advance, audit=_AUDIT)
+def _drained(cluster: SimCluster, client: NomadClient, audit: str) -> None:
+    actions.drain(client, _node(cluster)).apply(confirm=True, advance=cluster.advance, audit=audit)
 
 
 _AUDIT = str(Path(tempfile.gettempdir()) / "nomadlab-reliability-audit.jsonl")
@@ -218,7 +218,7 @@ def measure_write(action: str, fault: str, *, audit: str = _AUDIT) -> Figure:
     case = f"{action} × {fault}"
     with served(cluster) as (url, arrivals), _client(url, _Sleeps()) as client:
         if write.setup is not None:
-            write.setup(cluster, client)
+            write.setup(cluster, client, audit)
         plan = write.plan(client, cluster)
         for f in WRITE_FAULTS[fault](1):
             cluster.faults.add(f)
@@ -256,7 +256,7 @@ _ROUTES = {"event stream": "/v1/event/stream", "log frames": "/v1/client/fs/logs
 def _log_target(cluster: SimCluster) -> tuple[str, str]:
     with cluster.state.lock:
         alloc = next(a for a in cluster.state.job_allocs("default", "web") if a["ClientStatus"] == "running")
-    return str(alloc["ID"]), str(alloc["TaskGroup"] and next(iter(alloc["TaskStates"])))
+    return str(alloc["ID"]), str(next(iter(alloc["TaskStates"])))
 
 
 def _read_stream(stream: str, client: NomadClient, cluster: SimCluster, last_index: int,

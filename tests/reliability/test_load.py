@@ -7,7 +7,8 @@ import pytest
 from . import load
 from .figures import Figure, failures
 
-pytestmark = [pytest.mark.wire, pytest.mark.slow]
+# The run takes about a minute on two idle cores, several on loaded ones.
+pytestmark = [pytest.mark.wire, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
