@@ -14,6 +14,7 @@ moment after the second half.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import tracemalloc
@@ -90,6 +91,8 @@ def run(watchers: int = WATCHERS, writes: int = WRITES, every_s: float = EVERY_S
                         if not closing.is_set():
                             result.errors.append(f"follower: {type(exc).__name__}: {exc}")
 
+            parked: dict[int, int] = {}   # each watcher's index once its reply is in
+
             def watch(number: int, client: NomadClient) -> None:
                 seen: list[int] = []
                 index = 0
@@ -101,6 +104,7 @@ def run(watchers: int = WATCHERS, writes: int = WRITES, every_s: float = EVERY_S
                         if new != index:
                             seen.append(new)
                             index = new
+                        parked[number] = index
                 except Exception as exc:  # noqa: BLE001 - counted
                     result.errors.append(f"watcher {number}: {type(exc).__name__}: {exc}")
                 with lock:
@@ -134,7 +138,13 @@ def run(watchers: int = WATCHERS, writes: int = WRITES, every_s: float = EVERY_S
                     if n in (writes // 2 - 1, writes - 1):
                         # Idle moments a half apart, every reader parked in a blocking query (what
                         # each holds between requests, buffers and last replies, is the same).
-                        time.sleep(1.5)
+                        settle = time.monotonic() + 20
+                        while time.monotonic() < settle and result.writes and (
+                                len(parked) < watchers or min(parked.values()) < result.writes[-1]
+                                or live.index < result.writes[-1]):
+                            time.sleep(0.1)
+                        time.sleep(0.5)
+                        gc.collect()
                         traced.append(_outside_sim(tracemalloc.take_snapshot()))
             stop.set()
             limit = time.monotonic() + 20
