@@ -276,13 +276,24 @@ class NomadClient:
         probe.verify_mode = ssl.CERT_NONE
         if url.scheme == "https":
             if self._config.client_cert:
-                return None
+                # Offer our certificate in a TLS 1.2 handshake, where a server that refuses it
+                # says so during the handshake instead of hanging up after it.
+                try:
+                    probe = self._config.ssl_context()
+                except NomadError:
+                    return None
+                probe.check_hostname = False
+                probe.verify_mode = ssl.CERT_NONE
             probe.maximum_version = ssl.TLSVersion.TLSv1_2
         try:
             with socket.create_connection((url.host, port), timeout=min(self._config.timeout, 5.0)) as raw, \
                     probe.wrap_socket(raw, server_hostname=url.host):
                 pass
         except ssl.SSLError:
+            if url.scheme == "https" and self._config.client_cert:
+                return (f"the agent at {self._config.address} refused the client certificate in "
+                        "NOMAD_CLIENT_CERT (mutual TLS): set NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY to a "
+                        "certificate signed by the CA the agent trusts.")
             if url.scheme == "https":
                 return (f"the agent at {self._config.address} refused the connection during TLS: it asks for a "
                         "client certificate (mutual TLS). Set NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY to a "
@@ -640,7 +651,8 @@ class NomadClient:
 
     def _read_body(self, response: httpx.Response) -> httpx.Response:
         """Read a streamed response's body; when the body breaks off, ask again (a GET, so
-        retried as the policy says) without streaming: the answer is a new response."""
+        retried as the policy says, the broken read counted as the first attempt) without
+        streaming: the answer is a new response."""
         request = response.request
         try:
             response.read()
@@ -649,12 +661,10 @@ class NomadClient:
             raise _undecompressable(request, exc) from exc
         except httpx.TransportError as exc:
             error = wrap_transport_error(exc, method=request.method, url=str(request.url))
-            if self.retry_policy.attempts <= 1 or not self.retry_policy.should_retry(error, request.method):
-                raise error from exc
-            logger.warning("retrying %s %s after %s while reading the body", request.method, request.url,
-                           type(error).__name__)
+            error.__cause__ = exc
         response.close()
-        return self._send(request)
+        # The broken read was an attempt: the policy's count and waits go on from there.
+        return self._retry_after_first(request, error, stream=False)
 
     def get_all(
         self,
@@ -820,6 +830,7 @@ class NomadClient:
         namespace: str | None = None,
         region: str | None = None,
         direct: bool = False,
+        reconnect: bool = True,
     ) -> Iterator[LogFrame]:
         """Log frames of one task, from ``GET /v1/client/fs/logs/:alloc_id``.
 
@@ -829,11 +840,12 @@ class NomadClient:
         ``direct=True`` first asks the node's own agent (:meth:`for_node`), as the ``nomad``
         CLI does, and falls back to the server when the node cannot be reached.
         A garbage-collected allocation has no logs: that is a ``NotFoundError`` whose hint
-        says so.
+        says so. Read from ``origin="start"``, a dropped connection is reopened where the
+        delivered data ends (unless ``reconnect=False``), with nothing lost or repeated.
         """
         return iter_log_frames(self, alloc_id, task, log_type=log_type, follow=follow,
                                origin=origin, offset=offset, namespace=namespace, region=region,
-                               direct=direct)
+                               direct=direct, reconnect=reconnect)
 
     def logs_plain(
         self,
@@ -847,11 +859,12 @@ class NomadClient:
         namespace: str | None = None,
         region: str | None = None,
         direct: bool = False,
+        reconnect: bool = True,
     ) -> Iterator[bytes]:
-        """Raw log bytes of one task (``?plain=true``), as they arrive."""
+        """Raw log bytes of one task (``?plain=true``), as they arrive (resumed as :meth:`logs`)."""
         return iter_log_bytes(self, alloc_id, task, log_type=log_type, follow=follow,
                               origin=origin, offset=offset, namespace=namespace, region=region,
-                              direct=direct)
+                              direct=direct, reconnect=reconnect)
 
     def read_logs(self, alloc_id: str, task: str, *, log_type: str = "stdout",
                   origin: str = "start", offset: int = 0, namespace: str | None = None) -> bytes:

@@ -34,9 +34,11 @@ False
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from nomadlab.errors import NomadConfigError
@@ -90,6 +92,25 @@ def _bad_character(text: str) -> int | None:
         if not " " <= ch <= "~":
             return i
     return None
+
+
+def _ca_path_pems(folder: str) -> str:
+    """Every PEM certificate in the files under ``folder``, joined (what ``NOMAD_CAPATH`` names)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise NomadConfigError(f"NOMAD_CAPATH {folder!r} is not a folder: set it to the folder holding the CA's "
+                               "PEM files, or set NOMAD_CACERT to the CA file itself")
+    pems: list[str] = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        pems += re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, flags=re.S)
+    if not pems:
+        raise NomadConfigError(f"NOMAD_CAPATH {folder!r} holds no PEM certificate: put the CA's certificate "
+                               "there, or set NOMAD_CACERT to the CA file itself")
+    return "\n".join(pems) + "\n"
 
 
 def _split_http_auth(text: str) -> tuple[str, str]:
@@ -267,14 +288,16 @@ class NomadConfig:
     def ssl_context(self) -> ssl.SSLContext:
         """An SSL context from the TLS fields (reads the certificate files named here).
 
-        ``ca_cert`` wins over ``ca_path`` (as with ``-ca-cert``/``-ca-path``); with neither,
-        the ``certifi`` roots are used. ``skip_verify`` turns verification off.
+        ``ca_cert`` wins over ``ca_path`` (as with ``-ca-cert``/``-ca-path``); ``ca_path`` is
+        read as Nomad reads it: every PEM certificate in every file under the folder (OpenSSL's
+        hashed file names are not needed). With neither, the ``certifi`` roots are used.
+        ``skip_verify`` turns verification off.
         """
         try:
             if self.ca_cert:
                 ctx = ssl.create_default_context(cafile=self.ca_cert)
             elif self.ca_path:
-                ctx = ssl.create_default_context(capath=self.ca_path)
+                ctx = ssl.create_default_context(cadata=_ca_path_pems(self.ca_path))
             else:
                 import certifi
 

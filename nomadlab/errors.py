@@ -470,6 +470,14 @@ def wrap_transport_error(exc: Exception, *, method: str, url: str) -> NomadTrans
             f"the agent answered {where} with TLS: use https:// in NOMAD_ADDR (with NOMAD_CACERT "
             "for the CA that signed its certificate).", method=method, url=url, request_sent=False,
         )
+    if tls_failure and url.startswith("https://") and any(
+            m in str(cause) for m in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "record layer failure",
+                                      "wrong version number", "HTTP_REQUEST")):
+        # What comes back is not a TLS record: the agent speaks plain HTTP on this port.
+        return NomadTLSError(
+            f"the agent does not speak TLS for {where}: use http:// in NOMAD_ADDR, or enable TLS on "
+            "the agent (its tls block) and keep https://.", method=method, url=url, request_sent=False,
+        )
     if tls_failure:
         return NomadTLSError(
             f"TLS handshake failed for {where} ({exc}): check NOMAD_CACERT/NOMAD_CAPATH "

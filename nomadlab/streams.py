@@ -510,6 +510,75 @@ def _logs_response(
         yield response
 
 
+def _resumable_logs(
+    client: NomadClient,
+    alloc_id: str,
+    params: dict[str, str],
+    namespace: str | None,
+    region: str | None,
+    direct: bool,
+    reconnect: bool,
+    max_reconnects: int,
+    decode: bool,
+) -> Iterator[LogFrame | bytes]:
+    """Frames (or plain chunks) of one log, reopened after a dropped connection.
+
+    A read from ``origin=start`` knows where it is in the log (the start offset plus the bytes
+    delivered), so after a drop it asks again from there: no byte is lost or repeated; a frame
+    cut by the drop is discarded and asked for again. A read from the end cannot know that
+    position and raises the drop instead. Up to ``max_reconnects`` consecutive attempts are
+    made (the counter resets when data arrives), with the client's retry backoff.
+    """
+    resumable = reconnect and params["origin"] == "start"
+    position = int(params["offset"])
+    failures = 0
+    while True:
+        decoder = LogFrameDecoder() if decode else None
+        url = f"/v1/client/fs/logs/{alloc_id}"
+        error: NomadError
+        try:
+            with _logs_response(client, alloc_id, params, namespace, region, direct) as response:
+                url = str(response.request.url)
+                for chunk in response.iter_bytes():
+                    if decoder is None:
+                        if chunk:
+                            position += len(chunk)
+                            failures = 0
+                            yield chunk
+                        continue
+                    for frame in decoder.feed(chunk):
+                        position += len(frame.data)
+                        if frame.data:
+                            failures = 0
+                        yield frame
+            if decoder is not None:
+                decoder.close()
+            return
+        except httpx.TransportError as exc:
+            error = _wrapped(exc, url)
+            error.__cause__ = exc
+        except (NomadTransportError, NomadAPIError) as exc:
+            if isinstance(exc, NomadAPIError) and exc.status < 500 and exc.status != 429:
+                raise
+            if failures == 0 and position == int(params["offset"]):
+                raise  # the first open failed after the client's own retries: nothing to resume
+            error = exc
+        if not resumable or failures >= max_reconnects:
+            if resumable:
+                raise NomadTransportError(
+                    f"log stream of allocation {alloc_id} kept dropping: gave up after {failures} "
+                    f"reconnects at byte {position} (check the connection to the agent; read on "
+                    f"with offset={position})", method="GET", url=url,
+                ) from error
+            raise error from error.__cause__
+        failures += 1
+        params = {**params, "offset": str(position)}
+        delay = client.retry_policy.delay(failures, error)
+        logger.info("log stream of %s dropped (%s); reading on from byte %d in %.1fs",
+                    alloc_id, type(error).__name__, position, delay)
+        client.sleep(delay)
+
+
 def iter_log_frames(
     client: NomadClient,
     alloc_id: str,
@@ -522,17 +591,20 @@ def iter_log_frames(
     namespace: str | None = None,
     region: str | None = None,
     direct: bool = False,
+    reconnect: bool = True,
+    max_reconnects: int = 5,
 ) -> Iterator[LogFrame]:
-    """Frames from ``GET /v1/client/fs/logs/:alloc_id`` (heartbeats skipped)."""
+    """Frames from ``GET /v1/client/fs/logs/:alloc_id`` (heartbeats skipped).
+
+    From ``origin="start"`` a dropped connection is reopened where the delivered data ends
+    (``reconnect``, at most ``max_reconnects`` attempts in a row), so no byte is lost or
+    delivered twice; from the end, a drop raises :class:`~nomadlab.errors.NomadTransportError`.
+    """
     params = _log_params(task, log_type, follow, origin, offset, plain=False)
-    decoder = LogFrameDecoder()
-    with _logs_response(client, alloc_id, params, namespace, region, direct) as response:
-        try:
-            for chunk in response.iter_bytes():
-                yield from decoder.feed(chunk)
-        except httpx.TransportError as exc:
-            raise _wrapped(exc, str(response.request.url)) from exc
-    decoder.close()
+    for frame in _resumable_logs(client, alloc_id, params, namespace, region, direct,
+                                 reconnect, max_reconnects, decode=True):
+        assert isinstance(frame, LogFrame)
+        yield frame
 
 
 def iter_log_bytes(
@@ -547,14 +619,18 @@ def iter_log_bytes(
     namespace: str | None = None,
     region: str | None = None,
     direct: bool = False,
+    reconnect: bool = True,
+    max_reconnects: int = 5,
 ) -> Iterator[bytes]:
-    """Raw log bytes from ``GET /v1/client/fs/logs/:alloc_id?plain=true``."""
+    """Raw log bytes from ``GET /v1/client/fs/logs/:alloc_id?plain=true``.
+
+    Resumes after a drop as :func:`iter_log_frames` does.
+    """
     params = _log_params(task, log_type, follow, origin, offset, plain=True)
-    with _logs_response(client, alloc_id, params, namespace, region, direct) as response:
-        try:
-            yield from (chunk for chunk in response.iter_bytes() if chunk)
-        except httpx.TransportError as exc:
-            raise _wrapped(exc, str(response.request.url)) from exc
+    for chunk in _resumable_logs(client, alloc_id, params, namespace, region, direct,
+                                 reconnect, max_reconnects, decode=False):
+        assert isinstance(chunk, bytes)
+        yield chunk
 
 
 def _wrapped(exc: httpx.TransportError, url: str) -> NomadTransportError:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ("tests.hygiene",)
+
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "shared" / "nomad-api" / "samples"
 REFERENCE_MD = SAMPLES_DIR.parent / "REFERENCE.md"
 
@@ -35,6 +37,10 @@ def _clean_nomad_env(monkeypatch: pytest.MonkeyPatch) -> None:
             "http_proxy", "https_proxy", "all_proxy", "no_proxy", "ssl_cert_file", "ssl_cert_dir",
         }:
             monkeypatch.delenv(name, raising=False)
+    from tests import hygiene  # the plugin above, imported by then
+
+    if hygiene.enabled():
+        monkeypatch.setenv("NOMAD_TOKEN", hygiene.token())  # tests/hygiene.py: it must never show
 
 
 @pytest.fixture(scope="session")

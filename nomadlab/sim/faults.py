@@ -28,6 +28,10 @@ Kinds:
 ``drop_stream``
     On a streaming response, close the connection after ``after_events`` chunks, without the
     final (terminating) chunk. No effect on complete bodies.
+``cut_stream``
+    Like ``drop_stream``, but mid-frame: after ``after_events`` chunks, send the first half of
+    the next one (a JSON object or log frame cut in two), then close. No effect on complete
+    bodies.
 ``leader_loss``
     The cluster has no leader: reads that allow stale results (``GET`` with ``?stale``) are
     answered with ``X-Nomad-KnownLeader: false``; so are the first ``after_events`` other reads
@@ -35,7 +39,7 @@ Kinds:
     agent-local endpoints (``/v1/agent/*``, ``/v1/regions``) are not affected.
 
 Sockets cannot be broken by a return value, so ``reset`` and ``truncate`` surface from
-``SimCluster.handle`` as a :class:`ConnectionFault` (and ``drop_stream`` from the stream's
+``SimCluster.handle`` as a :class:`ConnectionFault` (and ``drop_stream``/``cut_stream`` from the stream's
 iterator as a :class:`StreamDropped`); the ASGI adapter turns them into a real reset or close,
 the in-process transport into the ``httpx`` errors a real socket would give.
 
@@ -73,7 +77,7 @@ __all__ = [
     "FAULT_KINDS",
 ]
 
-FaultKind = Literal["latency", "error", "reset", "truncate", "drop_stream", "leader_loss"]
+FaultKind = Literal["latency", "error", "reset", "truncate", "drop_stream", "cut_stream", "leader_loss"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 # Nomad's structs.ErrNoLeader text; the HTTP layer answers an uncoded RPC error with 500.
@@ -96,8 +100,8 @@ class Fault:
     methods:
         HTTP methods the fault applies to (``{"GET"}``), or ``None`` for every method.
     kind:
-        ``latency``, ``error``, ``reset``, ``truncate``, ``drop_stream`` or ``leader_loss``
-        (see :mod:`nomadlab.sim.faults`).
+        ``latency``, ``error``, ``reset``, ``truncate``, ``drop_stream``, ``cut_stream`` or
+        ``leader_loss`` (see :mod:`nomadlab.sim.faults`).
     rate:
         Probability in ``[0, 1]`` that a matching request triggers the fault.
     status:
@@ -107,7 +111,7 @@ class Fault:
     latency_s:
         With ``latency``: seconds to wait before handling the request.
     after_events:
-        Units passed before the fault bites: chunks for ``drop_stream``, bytes for
+        Units passed before the fault bites: chunks for ``drop_stream`` and ``cut_stream``, bytes for
         ``truncate`` (0: half the body), reads answered for ``leader_loss``.
     times:
         How many times the fault may fire in all (``None``: no limit).
@@ -210,14 +214,17 @@ class StreamDropped(ConnectionFault):
 class DroppingStream(Iterator[bytes]):
     """Wraps any ``Response.stream``: yields ``after`` chunks, then raises :class:`StreamDropped`.
 
-    Empty chunks (idle ticks some streams yield) pass through and are not counted.
+    With ``mid_frame``, the first half of the next chunk (at least one byte, never all of it)
+    goes out before the drop, as when a connection breaks inside a frame. Empty chunks (idle
+    ticks some streams yield) pass through and are not counted.
 
     Closing the wrapper closes the wrapped iterator (so subscriptions are released).
     """
 
-    def __init__(self, chunks: Iterator[bytes], after: int) -> None:
+    def __init__(self, chunks: Iterator[bytes], after: int, *, mid_frame: bool = False) -> None:
         self._chunks = chunks
         self._after = after
+        self._mid_frame = mid_frame
         self._sent = 0
 
     def __iter__(self) -> DroppingStream:
@@ -225,6 +232,11 @@ class DroppingStream(Iterator[bytes]):
 
     def __next__(self) -> bytes:
         if self._sent >= self._after:
+            if self._mid_frame:
+                self._mid_frame = False
+                for chunk in self._chunks:
+                    if len(chunk) > 1:
+                        return chunk[: len(chunk) // 2]
             self.close()
             raise StreamDropped(self._sent)
         chunk = next(self._chunks)
@@ -376,7 +388,7 @@ class FaultInjector:
 
         Order: every firing ``latency`` (summed), then the first ``leader_loss`` or ``error``
         that answers in place of the route, then ``dispatch``, then the first of ``reset`` /
-        ``truncate`` / ``drop_stream``.
+        ``truncate`` / ``drop_stream`` / ``cut_stream``.
 
         Raises
         ------
@@ -415,8 +427,9 @@ class FaultInjector:
             kind = hit.fault.kind
             if kind == "reset":
                 raise ConnectionFault(None)
-            if kind in ("truncate", "drop_stream") and response.stream is not None:
-                response.stream = DroppingStream(response.stream, hit.fault.after_events)
+            if kind in ("truncate", "drop_stream", "cut_stream") and response.stream is not None:
+                response.stream = DroppingStream(response.stream, hit.fault.after_events,
+                                                 mid_frame=kind == "cut_stream")
                 return response
             if kind == "truncate":
                 size = len(response.body)

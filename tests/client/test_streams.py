@@ -302,8 +302,26 @@ def test_logs_validate_arguments(make_client: MakeClient, kwargs: dict[str, str]
 def test_logs_drop_is_wrapped(make_client: MakeClient) -> None:
     client, _ = make_client([streamed([LOG_WIRE[:30]], httpx.ReadError("reset"))])
     with pytest.raises(NomadTransportError) as info:
-        list(client.logs("a1b2", "web", follow=True))
+        list(client.logs("a1b2", "web", follow=True, reconnect=False))
     assert isinstance(info.value.__cause__, httpx.ReadError)
+
+
+def test_logs_from_the_end_cannot_resume_and_say_so(make_client: MakeClient) -> None:
+    client, recorder = make_client([streamed([LOG_WIRE[:30]], httpx.ReadError("reset"))])
+    with pytest.raises(NomadTransportError):
+        list(client.logs("a1b2", "web", origin="end", offset=100))
+    assert len(recorder.requests) == 1
+
+
+def test_logs_drop_resumes_after_the_delivered_bytes(make_client: MakeClient) -> None:
+    first, second = b"line one\n", b"line two\n"
+    frame = b'{"Offset":%d,"Data":"%s","File":"alloc/logs/web.stdout.0"}'
+    wire1 = frame % (len(first), base64.b64encode(first))
+    wire2 = frame % (len(first) + len(second), base64.b64encode(second))
+    client, recorder = make_client([streamed([wire1, wire2[:20]], httpx.ReadError("reset")),
+                                    streamed([wire2])])
+    assert b"".join(f.data for f in client.logs("a1b2", "web", follow=True)) == first + second
+    assert [r.url.params["offset"] for r in recorder.requests] == ["0", str(len(first))]
 
 
 def test_logs_cut_mid_frame_is_decode_error(make_client: MakeClient) -> None:
