@@ -24,6 +24,7 @@ class Options:
     curve: bool = False
     fanout_allocs: int = 2000
     latency_ms: float = 20.0
+    compare: str | None = None
 
     @property
     def allocs(self) -> int:
@@ -50,6 +51,8 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--fanout-allocs", type=int, default=None,
                         help="allocations whose stats are fanned out (default 2000; 40 with --quick)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="latency injected per stats request")
+    parser.add_argument("--compare", metavar="CHECKOUT", default=None,
+                        help="also run ours with the nomadlab package of another checkout (before/after)")
     args = parser.parse_args(argv)
     return Options(
         names=tuple(args.names),
@@ -61,6 +64,7 @@ def parse(argv: list[str]) -> Options:
         curve=args.curve,
         fanout_allocs=max(1, args.fanout_allocs if args.fanout_allocs is not None else (40 if args.quick else 2000)),
         latency_ms=args.latency_ms,
+        compare=args.compare,
     )
 
 

@@ -157,6 +157,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that closes its pooled connections is not an error of the server."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def __init__(self, recording: Recording, *, gzip_bodies: bool, latency_s: float) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.recording = recording

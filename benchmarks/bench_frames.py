@@ -260,10 +260,17 @@ _LABELS = {
 }
 
 
+# A worker kind "ours@/path/to/checkout" runs "ours" with that checkout's nomadlab package.
+_IMPORT_FROM = "NOMADLAB_BENCH_IMPORT_FROM"
+
+
 def _run(kind: str, *args: str) -> dict[str, Any]:
+    kind, _, checkout = kind.partition("@")
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    if checkout:
+        env[_IMPORT_FROM] = checkout
     proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_frames", "--worker", kind, *args],
-                          cwd=_ROOT, capture_output=True, text=True, check=False,
-                          env=dict(os.environ, PYTHONHASHSEED="0"))
+                          cwd=_ROOT, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark worker {kind!r} failed:\n{proc.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -353,6 +360,9 @@ def run(options: _options.Options) -> dict[str, float]:
               f"{build_s:.1f} s); pages recorded, served from memory by a static server on 127.0.0.1"
               f"{' gzip-encoded' if options.gzip else ''}", flush=True)
         kinds = ["ours", "floor_true", "cached", "floor_plain", "baseline", "separate"]
+        if options.compare:
+            kinds.append(f"ours@{options.compare}")
+            _LABELS[kinds[-1]] = f"ours, nomadlab from {options.compare}"
         with _static_server(path, gzip_bodies=options.gzip) as info:
             runs = _rounds(kinds, info["url"], options.repeat)
         payload = info["payload_bytes"]
@@ -376,6 +386,9 @@ def run(options: _options.Options) -> dict[str, float]:
         figures["ours_rss_over_payload"] = r4 = figures["ours_rss_mb"] * 1e6 / payload
         figures["cached_over_ours"] = r5 = _ratio(runs, "cached", "ours")
         figures["separate_over_ours"] = _ratio(runs, "separate", "ours")
+        if options.compare:
+            figures["compare_over_ours"] = _ratio(runs, kinds[-1], "ours")
+            print(f"ours with nomadlab from {options.compare} / ours: {figures['compare_over_ours']:.2f}x")
         print(f"target ours / true floor <= 1.5x: {r1:.2f}x ({_met(r1 <= 1.5)}); "
               f"ours / plain floor: {r2:.2f}x")
         print(f"target baseline / ours >= 10x: {r3:.1f}x ({_met(r3 >= 10)})")
@@ -445,6 +458,9 @@ def main() -> None:
 
 def _worker(argv: list[str]) -> None:
     kind, *args = argv
+    checkout = os.environ.get(_IMPORT_FROM)
+    if checkout:
+        sys.path.insert(0, checkout)
     print(json.dumps(_WORKERS[kind](*args)), flush=True)
 
 

@@ -153,8 +153,8 @@ def _is_blocking(request: Request) -> bool:
     """A blocking query: a read with ``?index=`` above 0 (Nomad answers at once without one)."""
     if request.method not in ("GET", "HEAD"):
         return False
-    raw = request.param("index")
-    return bool(raw) and raw.isdecimal() and int(raw) > 0
+    raw = request.param("index") or ""
+    return raw.isdecimal() and int(raw) > 0
 
 
 # How long to wait for the server to notice a connection this app closed.
