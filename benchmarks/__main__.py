@@ -1,4 +1,8 @@
-"""Run every ``bench_*.py`` module of this package in name order (``python -m benchmarks``)."""
+"""Run every ``bench_*.py`` module of this package in name order (``python -m benchmarks``).
+
+``python -m benchmarks --help`` lists the options (``--size``, ``--quick``, ``--curve``...);
+names given without dashes keep only the modules whose name contains one of them.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,18 @@ import pkgutil
 import sys
 
 import benchmarks
+from benchmarks import _options
 
 __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmarks whose module name contains any of ``argv`` (all without arguments)."""
-    wanted = list(sys.argv[1:] if argv is None else argv)
+    """Run the benchmarks ``argv`` selects (all without names) with its options."""
+    options = _options.parse(list(sys.argv[1:] if argv is None else argv))
+    _options.set_current(options)
     names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
     for name in names:
-        if wanted and not any(w in name for w in wanted):
+        if options.names and not any(w in name for w in options.names):
             continue
         print(f"== {name}", flush=True)
         importlib.import_module(f"benchmarks.{name}").main()

@@ -4,7 +4,7 @@
 restarts, OOM kills and failures among them. Prints the time of ``task_spans``, of
 ``task_timeline`` (spans included) and the size of ``fig.to_json()``, for the default row
 limit and for every row drawn. Targets: built in ≤ 2 s, ≤ 10 MB of JSON. The event count can be
-changed with ``NOMADLAB_BENCH_EVENTS``.
+changed with ``NOMADLAB_BENCH_EVENTS`` (5,000 with ``--quick``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks import _options
 from nomadlab.analysis.states import task_spans
 from nomadlab.frames import REGISTRY
 from nomadlab.plots import task_timeline
@@ -62,7 +63,7 @@ def _timed(fn: Any) -> tuple[Any, float]:
 
 def main() -> None:
     """Run the benchmark and print its lines."""
-    n = int(os.environ.get("NOMADLAB_BENCH_EVENTS", "50000"))
+    n = int(os.environ.get("NOMADLAB_BENCH_EVENTS", "5000" if _options.current().quick else "50000"))
     ev = events(n)
     task_timeline(ev.head(50))                      # plotly's imports are not the figure's cost
     spans, spans_s = _timed(lambda: task_spans(ev))

@@ -213,21 +213,55 @@ class CachedSource:
     >>> src = CachedSource(LiveSource(NomadClient(transport=SimCluster.default().transport())))
     >>> src.list("allocations") is src.list("allocations")
     True
+
+    Frames read lists page by page with the fields they need (:func:`iter_pages`); the
+    cache keeps those pages as the wrapped source gave them (decoded projections, when it
+    projects), so the first frame pays for one paged, projected fetch and the others for
+    nothing but their own building. Pages are kept only once every page of a list is in: a
+    reader that stops early leaves nothing half-read behind. :meth:`list` answers from pages
+    kept without a projection, and the other way round.
     """
 
     def __init__(self, source: Source) -> None:
         self.source = source
         self._lists: dict[tuple[str, str, str | None], list[dict[str, Any]]] = {}
+        self._pages: dict[tuple[str, str, str | None, Fields | None], list[Page]] = {}
         self._details: dict[tuple[str, Hashable], Any] = {}
 
     def __repr__(self) -> str:
         return f"CachedSource({self.source!r})"
 
+    def clear(self) -> None:
+        """Forget every answer kept (the next questions go to the wrapped source again)."""
+        self._lists.clear()
+        self._pages.clear()
+        self._details.clear()
+
     def list(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None) -> list[dict[str, Any]]:
         key = (kind, namespace, filter)
         if key not in self._lists:
-            self._lists[key] = self.source.list(kind, namespace=namespace, filter=filter)
+            whole = self._pages.get((kind, namespace, filter, None))
+            self._lists[key] = ([obj for page in whole for obj in page] if whole is not None
+                                else self.source.list(kind, namespace=namespace, filter=filter))
         return self._lists[key]
+
+    def pages(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None,
+              fields: Fields | None = None) -> Generator[Page, None, None]:
+        """The wrapped source's pages of ``kind`` (see :func:`iter_pages`), asked for once per
+        ``(kind, namespace, filter, fields)``."""
+        key = (kind, namespace, filter, fields)
+        kept = self._pages.get(key)
+        if kept is None and (kind, namespace, filter) in self._lists:
+            kept = [self._lists[(kind, namespace, filter)]]   # whole objects: any projection of them
+        if kept is not None:
+            yield from kept
+            return
+        got: list[Page] = []
+        with closing(iter_pages(self.source, kind, namespace=namespace, filter=filter, fields=fields)) as each:
+            for page in each:
+                got.append(page)
+                yield page
+        self._pages[key] = got
 
     def details(self, kind: DetailKind, keys: Sequence[Hashable]) -> Details:
         missing = [k for k in keys if (kind, k) not in self._details]

@@ -737,30 +737,21 @@ def _frames(source: Any, *, namespace: str, job: str | Iterable[str] | None, nod
     replaced: dict[str, str] = {}
     tracker_prev: list[Any] = []
     # Page by page: each page's columns are typed while the source brings the next, and the
-    # frames are made once, from the typed pieces. The decoded pages are held until the last
-    # is in. A page freed at once leaves its memory, holed by the strings the frames keep, to
-    # the next page's objects: decoding and every pass after it then run on scattered, cold
-    # memory (up to a quarter of the end-to-end time, in paired runs of
-    # benchmarks/bench_frames.py). Held, each page is decoded into fresh memory, for the
-    # price of the projected pages at the peak (the benchmark prints the peak). Pausing the
-    # cyclic collector keeps its scans of the decoded objects out of the build.
-    held: list[Any] = []
+    # frames are made once, from the typed pieces. A page is dropped as soon as its columns
+    # are typed (strings are copied into Arrow buffers, so nothing of it stays alive): the peak
+    # is one or two decoded pages and the typed pieces, not the whole decoded list. Pausing
+    # the cyclic collector keeps its scans of the decoded objects out of the build.
     with gc_paused(), closing(pages):
-        try:
-            for stubs in pages:
-                cols = _collect(stubs, default_ns=default_ns, want=want, jobs=jobs, nodes=nodes,
-                                statuses=statuses, since=lo, until=hi, replaced=replaced)
-                held.append(stubs)
-                del stubs
-                for schema, c, out in zip(schemas, cols, built, strict=True):
-                    if c is not None:
-                        if schema is ALLOCATIONS:
-                            tracker_prev += c.pop("_tracker_prev")
-                        out.append(schema.arrays(c))
-        finally:
-            # the wire objects go before the frames are joined, and are not kept alive by a
-            # traceback that a notebook holds on to when a page fails
-            held.clear()
+        for stubs in pages:
+            cols = _collect(stubs, default_ns=default_ns, want=want, jobs=jobs, nodes=nodes,
+                            statuses=statuses, since=lo, until=hi, replaced=replaced)
+            del stubs
+            for schema, c, out in zip(schemas, cols, built, strict=True):
+                if c is not None:
+                    if schema is ALLOCATIONS:
+                        tracker_prev += c.pop("_tracker_prev")
+                    out.append(schema.arrays(c))
+            del cols
         a, t, e = (s.join(parts) if w else None for s, parts, w in zip(schemas, built, want, strict=True))
     if a is not None:
         _link_previous(a, replaced, tracker_prev)

@@ -32,8 +32,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-# Blocking queries hold a thread each for up to ~5 minutes; allow many at once.
+# Ordinary requests and blocking queries are admitted separately: a blocking query holds a
+# thread for up to ~5 minutes, and thousands of them (Nomad holds as many as clients ask for)
+# must never make an ordinary request wait for a thread.
 MAX_CONCURRENT_REQUESTS = 512
+MAX_BLOCKING_QUERIES = 8192
 
 
 class ASGIApp:
@@ -42,6 +45,7 @@ class ASGIApp:
     def __init__(self, cluster: SimCluster) -> None:
         self.cluster = cluster
         self._limiter: anyio.CapacityLimiter | None = None
+        self._blocking: anyio.CapacityLimiter | None = None
         self.closing = threading.Event()
         """Set when the server shuts down: open streams end cleanly with their last chunk."""
 
@@ -55,6 +59,11 @@ class ASGIApp:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(MAX_CONCURRENT_REQUESTS)
         return self._limiter
+
+    def _blocking_threads(self) -> anyio.CapacityLimiter:
+        if self._blocking is None:
+            self._blocking = anyio.CapacityLimiter(MAX_BLOCKING_QUERIES)
+        return self._blocking
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -78,10 +87,9 @@ class ASGIApp:
             scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"),
             headers, body,
         )
+        limiter = self._blocking_threads() if _is_blocking(request) else self._threads()
         try:
-            response: Response = await anyio.to_thread.run_sync(
-                self.cluster.handle, request, limiter=self._threads()
-            )
+            response: Response = await anyio.to_thread.run_sync(self.cluster.handle, request, limiter=limiter)
         except ConnectionFault as fault:
             await _break_connection(fault, receive, send)
             return
@@ -139,6 +147,14 @@ class ASGIApp:
             close = getattr(chunks, "close", None)
             if close is not None:
                 await anyio.to_thread.run_sync(close, limiter=self._threads())
+
+
+def _is_blocking(request: Request) -> bool:
+    """A blocking query: a read with ``?index=`` above 0 (Nomad answers at once without one)."""
+    if request.method not in ("GET", "HEAD"):
+        return False
+    raw = request.param("index") or ""
+    return raw.isdecimal() and int(raw) > 0
 
 
 # How long to wait for the server to notice a connection this app closed.
