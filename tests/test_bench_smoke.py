@@ -28,7 +28,6 @@ FIGURES = {
 
 
 def test_the_frame_benchmark_produces_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("nomad", reason="the baseline needs python-nomad: pip install nomadlab[bench]")
     options = _options.parse(["--quick", "--repeat", "1", "--fanout-allocs", "10", "--latency-ms", "5"])
     figures = bench_frames.run(options)
     assert figures.keys() >= FIGURES, sorted(FIGURES - figures.keys())
