@@ -121,7 +121,7 @@ def source_banner(source: Any, spec: Any = None) -> None:
     kind = "live" if facts["live"] else "saved (no logs, live view or actions)"
     text = (f"**Source:** {facts['source']} ({kind})  \n"
             f"**Data as of:** {facts['data_as_of'] or 'unknown'}  \n**Read at:** {facts['read_at']}")
-    display({BANNER_MIME: facts, "text/markdown": text, "text/plain": text.replace("**", "")}, raw=True)
+    display({BANNER_MIME: facts, "text/markdown": text, "text/plain": text.replace("**", "")}, raw=True)  # type: ignore[no-untyped-call]
 
 
 # -- executing --------------------------------------------------------------------------------
@@ -140,7 +140,7 @@ def inject_parameters(nb: Any, values: Mapping[str, Any]) -> Any:
     if not where:
         raise ReportError("the notebook has no cell tagged 'parameters': tag the cell that sets SOURCE")
     source = "# Parameters given to the report\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items())
-    cell = nbformat.v4.new_code_cell(source)
+    cell = nbformat.v4.new_code_cell(source)  # type: ignore[no-untyped-call]
     cell.metadata["tags"] = ["injected-parameters"]
     out.cells.insert(where[0] + 1, cell)
     return out
@@ -176,7 +176,7 @@ def execute_notebook(path: Path, values: Mapping[str, Any], *, timeout_s: float 
     import nbclient
     import nbformat
 
-    nb = inject_parameters(nbformat.read(path, as_version=4), values)
+    nb = inject_parameters(nbformat.read(path, as_version=4), values)  # type: ignore[no-untyped-call]
     client = nbclient.NotebookClient(nb, timeout=int(timeout_s), kernel_name=kernel_name,
                                      resources={"metadata": {"path": str(path.parent)}})
     code_no = 0
@@ -220,6 +220,17 @@ body.nomadlab-report .jp-Cell.nomadlab-hidden { display: none; }
 .jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 0.25em 0.6em; }
 .jp-OutputArea-output { overflow-x: auto; }
 </style>
+"""
+
+
+# nbconvert's lab page without what it would fetch from the internet: require.js (not needed:
+# plotly.js is inline and sets window.Plotly), MathJax and mermaid (no math, no diagrams), and
+# the widget manager (a report shows no live widgets).
+_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 """
 
 
@@ -274,15 +285,19 @@ def render_html(nb: Any, *, title: str, values: Mapping[str, Any] | None = None,
                 figures += 1
                 out["data"] = {"text/html": _plotly_html(data[PLOTLY_MIME], f"nomadlab-figure-{figures}")}
     made = made_at or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    exporter = HTMLExporter(template_name="lab")
+    from jinja2 import DictLoader
+
+    nb.metadata.pop("widgets", None)
+    exporter = HTMLExporter(template_name="lab", template_file="nomadlab-report.html.j2",  # type: ignore[no-untyped-call]
+                            extra_loaders=[DictLoader({"nomadlab-report.html.j2": _TEMPLATE})])
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nbformat.from_dict(nb))
+    body, _ = exporter.from_notebook_node(nbformat.from_dict(nb))  # type: ignore[no-untyped-call]
     # One plotly.js for every figure, inline: the page opens with no network.
     plotly_js = plotly.offline.get_plotlyjs()
     head = f'{_STYLE}<script type="text/javascript">{plotly_js}</script>'
     body = body.replace("</head>", head + "\n</head>", 1)
-    body = body.replace("<body", '<body data-nomadlab-figures="%d"' % figures, 1)
+    body = body.replace("<body", f'<body data-nomadlab-figures="{figures}"', 1)
     body = _mark_body(body)
     start = body.index(">", body.index("<body")) + 1
     body = body[:start] + _header(title, facts, values, made) + body[start:]
@@ -297,10 +312,7 @@ def _mark_body(body: str) -> str:
     start = body.index("<body")
     end = body.index(">", start)
     tag = body[start:end]
-    if 'class="' in tag:
-        new = tag.replace('class="', 'class="nomadlab-report ', 1)
-    else:
-        new = tag + ' class="nomadlab-report"'
+    new = tag.replace('class="', 'class="nomadlab-report ', 1) if 'class="' in tag else tag + ' class="nomadlab-report"'
     return body[:start] + new + body[end:]
 
 

@@ -253,7 +253,7 @@ def test_report_opens_offline_and_draws_its_figures(page: Any, cluster: dict[str
 
     out = build_report(kind, SCREENSHOTS.parent / "reports" / f"{kind}.html", env=cluster["env"])
     html = out.read_text()
-    assert "<script src=\"http" not in html and "cdn.plot.ly" not in html  # nothing to fetch
+    assert "<script src=\"http" not in html and "<link href=\"http" not in html  # nothing to fetch
     # no network at all: every request but the file itself is refused
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
     page.goto(out.as_uri())
