@@ -28,8 +28,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
-__all__ = ["build_parser", "lab_command", "lab_environment", "lab_path", "lab_token_source", "lab_url",
-           "login_file", "main"]
+__all__ = ["LAB_OVERRIDES", "build_parser", "lab_command", "lab_environment", "lab_path", "lab_settings",
+           "lab_token_source", "lab_url", "login_file", "main"]
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -104,8 +104,37 @@ def lab_url(port: int, path: str = "/lab", *, token: str | None = None) -> str:
     return f"http://127.0.0.1:{port}{path}{query}"
 
 
+#: JupyterLab settings the demo overrides: no "receive official Jupyter news?" question and no
+#: update check (the notification plugin asks on first start unless ``fetchNews`` is decided).
+LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def lab_settings(directory: Path) -> Path:
+    """A JupyterLab application settings directory at ``directory``: the installed one's files
+    (if it has any) plus an ``overrides.json`` with :data:`LAB_OVERRIDES` merged in. Passed as
+    ``--LabApp.app_settings_dir``, it leaves the user's own settings untouched."""
+    import json
+
+    directory.mkdir(parents=True, exist_ok=True)
+    overrides: dict[str, object] = {}
+    with contextlib.suppress(ImportError, OSError):
+        from jupyterlab.commands import get_app_dir
+
+        installed = Path(get_app_dir()) / "settings"
+        if installed.is_dir():
+            shutil.copytree(installed, directory, dirs_exist_ok=True)
+    with contextlib.suppress(OSError, ValueError):
+        overrides = json.loads((directory / "overrides.json").read_text(encoding="utf-8"))
+    for plugin, values in LAB_OVERRIDES.items():
+        merged = dict(overrides.get(plugin) or {})  # type: ignore[call-overload]
+        merged.update(values)
+        overrides[plugin] = merged
+    (directory / "overrides.json").write_text(json.dumps(overrides, indent=2), encoding="utf-8")
+    return directory
+
+
 def lab_command(notebooks: Path, *, port: int, open_browser: bool = True, extra: Sequence[str] = (),
-                python: str | None = None) -> list[str]:
+                python: str | None = None, settings: Path | None = None) -> list[str]:
     """The ``jupyter lab`` command ``nomadlab demo`` runs: this interpreter's JupyterLab, on
     127.0.0.1:``port`` exactly (no retrying other ports, so the printed URL is right), rooted at
     ``notebooks`` and opening ``explore.ipynb`` when it is there; ``extra`` arguments last.
@@ -124,6 +153,8 @@ def lab_command(notebooks: Path, *, port: int, open_browser: bool = True, extra:
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
     ]
+    if settings is not None:
+        cmd.append(f"--LabApp.app_settings_dir={settings}")
     if lab_path(notebooks) != "/lab":
         cmd.append(f"--LabApp.default_url={lab_path(notebooks)}")
     if not open_browser:
@@ -335,7 +366,7 @@ def _demo(args: argparse.Namespace) -> int:
                 print(f"  {how}, open the link in {path} (readable only by you; removed when the demo "
                       "stops)", file=sys.stderr, flush=True)
             cmd = lab_command(notebooks, port=lab_port, open_browser=not args.no_browser,
-                              extra=args.lab_args)
+                              extra=args.lab_args, settings=lab_settings(run_dir / "lab-settings"))
             lab_env = lab_environment(os.environ, url, jupyter_token=token)
             lab_env.update({HISTORY_VAR: str(history), CLUSTER_VAR: "demo"})
             status = _run_lab(cmd, lab_env)

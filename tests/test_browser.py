@@ -28,7 +28,7 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("jupyterlab")
 pytest.importorskip("nbconvert")
 
-from nomadlab.cli import lab_command  # noqa: E402
+from nomadlab.cli import lab_command, lab_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -129,8 +129,11 @@ def lab(cluster: dict[str, Any]) -> Iterator[str]:
     """JupyterLab on the copy of the notebooks, started as ``nomadlab demo`` starts it."""
     port, token = _free_port(), "browser-test-" + os.urandom(8).hex()
     log = cluster["tmp"] / "lab.log"
-    extra = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    cmd = lab_command(cluster["notebooks"], port=port, open_browser=False, extra=extra)
+    # window.jupyterapp, so that the test runs JupyterLab's own commands (Run All Cells)
+    extra = ["--LabApp.expose_app_in_browser=True"]
+    extra += ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    cmd = lab_command(cluster["notebooks"], port=port, open_browser=False, extra=extra,
+                      settings=lab_settings(cluster["tmp"] / "lab-settings"))
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env={**cluster["env"], "JUPYTER_TOKEN": token}, stdout=out,
                                 stderr=subprocess.STDOUT)
@@ -140,6 +143,13 @@ def lab(cluster: dict[str, Any]) -> Iterator[str]:
     finally:
         _stop(proc)
 
+
+# The notebook's kernel is connected and idle (JupyterLab's own session, via window.jupyterapp).
+KERNEL_IDLE = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const kernel = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return Boolean(kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle' && w.context.isReady);
+}"""
 
 RUNNING = """() => {
   const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
@@ -151,12 +161,15 @@ def _run_all_in_lab(page: Any, lab: str, name: str) -> None:
     base, token = lab.split("|")
     page.goto(f"{base}/lab/tree/{name}?token={token}")
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
-    # the kernel is up when its status in the toolbar says Idle
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-    page.click("li.lm-MenuBar-item:has-text('Run')")
-    page.click("li.lm-Menu-item[data-command='notebook:run-all-cells']")
+    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_function(RUNNING, timeout=RUN_ALL_MS)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=RUN_ALL_MS)
+    page.wait_for_function(KERNEL_IDLE, timeout=RUN_ALL_MS)
+
+
+def _no_news_question(page: Any) -> None:
+    """JupyterLab asks about its news feed on first start unless told not to (the demo's settings)."""
+    assert page.get_by_text("official Jupyter news").count() == 0
 
 
 def _no_errors_shown(page: Any) -> None:
@@ -176,6 +189,7 @@ def test_explore_in_jupyterlab_scales_a_job_with_the_job_control(page: Any, lab:
                                                                  cluster: dict[str, Any]) -> None:
     _run_all_in_lab(page, lab, "explore.ipynb")
     _no_errors_shown(page)
+    _no_news_question(page)
     _figures_drawn(page, 1)
     # widgets: the filter panel's dropdowns, the job table's grid, the job control's buttons
     page.wait_for_selector(".widget-dropdown select", timeout=30_000)

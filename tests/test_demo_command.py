@@ -27,6 +27,7 @@ from nomadlab.cli import (
     lab_command,
     lab_environment,
     lab_path,
+    lab_settings,
     lab_token_source,
     lab_url,
     login_file,
@@ -95,6 +96,20 @@ def test_lab_command_pins_the_port_and_root_and_passes_options_through(tmp_path:
     # No news pop-up, no update check (both would also reach out of a machine with no internet).
     assert "--LabApp.news_url=None" in cmd
     assert "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate" in cmd
+
+
+def test_lab_settings_turn_off_the_news_question_and_keep_other_overrides(tmp_path: Path) -> None:
+    (tmp_path / "settings").mkdir()
+    (tmp_path / "settings" / "overrides.json").write_text(json.dumps(
+        {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
+         "@jupyterlab/apputils-extension:notification": {"doNotDisturbMode": True}}))
+    settings = lab_settings(tmp_path / "settings")
+    overrides = json.loads((settings / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"] == {
+        "doNotDisturbMode": True, "fetchNews": "false", "checkForUpdates": False}
+    assert overrides["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}
+    cmd = lab_command(tmp_path, port=8888, settings=settings)
+    assert f"--LabApp.app_settings_dir={settings}" in cmd
 
 
 def test_the_demo_opens_on_the_three_notebooks() -> None:
