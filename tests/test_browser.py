@@ -11,6 +11,7 @@ Screenshots go to ``artifacts/screenshots/`` (CI keeps that folder as its artifa
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -132,8 +133,13 @@ def lab(cluster: dict[str, Any]) -> Iterator[str]:
     # window.jupyterapp, so that the test runs JupyterLab's own commands (Run All Cells)
     extra = ["--LabApp.expose_app_in_browser=True"]
     extra += ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    cmd = lab_command(cluster["notebooks"], port=port, open_browser=False, extra=extra,
-                      settings=lab_settings(cluster["tmp"] / "lab-settings"))
+    settings = lab_settings(cluster["tmp"] / "lab-settings")
+    # every cell in the DOM (JupyterLab otherwise renders only the cells in view), so that the
+    # checks below see every output
+    overrides = json.loads((settings / "overrides.json").read_text())
+    overrides["@jupyterlab/notebook-extension:tracker"] = {"windowingMode": "none"}
+    (settings / "overrides.json").write_text(json.dumps(overrides))
+    cmd = lab_command(cluster["notebooks"], port=port, open_browser=False, extra=extra, settings=settings)
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env={**cluster["env"], "JUPYTER_TOKEN": token}, stdout=out,
                                 stderr=subprocess.STDOUT)
@@ -179,8 +185,9 @@ def _no_errors_shown(page: Any) -> None:
 
 
 def _figures_drawn(page: Any, at_least: int) -> int:
-    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-    drawn = page.locator(".js-plotly-plot .main-svg .plot").count()
+    """Plotly figures drawn on the page (an SVG with traces in it); at least ``at_least``."""
+    page.wait_for_selector(".js-plotly-plot .main-svg .trace", timeout=60_000)
+    drawn = page.locator(".js-plotly-plot:has(.main-svg .trace)").count()
     assert drawn >= at_least
     return int(drawn)
 
