@@ -158,19 +158,24 @@ KERNEL_IDLE = """() => {
 }"""
 
 RUNNING = """() => {
-  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
+  const w = window.jupyterapp.shell.currentWidget;
+  const prompts = [...w.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
   return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
 }"""
 
 
 def _run_all_in_lab(page: Any, lab: str, name: str) -> None:
     base, token = lab.split("|")
-    page.goto(f"{base}/lab/tree/{name}?token={token}")
+    page.goto(f"{base}/lab/tree/{name}?reset&token={token}")  # reset: no tabs restored from before
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
     page.wait_for_function(KERNEL_IDLE, timeout=90_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(RUNNING, timeout=RUN_ALL_MS)
-    page.wait_for_function(KERNEL_IDLE, timeout=RUN_ALL_MS)
+    try:
+        page.wait_for_function(RUNNING, timeout=RUN_ALL_MS)
+        page.wait_for_function(KERNEL_IDLE, timeout=RUN_ALL_MS)
+    except playwright_sync.TimeoutError:
+        _shot(page, "lab-" + name.removesuffix(".ipynb") + "-timed-out", full_page=True)
+        raise
 
 
 def _no_news_question(page: Any) -> None:
