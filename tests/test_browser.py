@@ -189,12 +189,16 @@ def _no_errors_shown(page: Any) -> None:
     assert [t for t in texts if "Error" in t or "Traceback" in t] == []
 
 
+DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')]
+  .filter(e => e.querySelector('.main-svg .trace, .main-svg .hm, .main-svg image')).length"""
+
+
 def _figures_drawn(page: Any, at_least: int) -> int:
-    """Plotly figures drawn on the page (an SVG with traces in it); at least ``at_least``."""
-    page.wait_for_selector(".js-plotly-plot .main-svg .trace", timeout=60_000)
-    drawn = page.locator(".js-plotly-plot:has(.main-svg .trace)").count()
-    assert drawn >= at_least
-    return int(drawn)
+    """Plotly figures drawn on the page (an SVG with data in its plot area); waits for at least
+    ``at_least`` and returns how many there are."""
+    page.wait_for_function(f"() => ({DRAWN})() >= {at_least}", timeout=90_000)
+    assert page.locator(".js-plotly-plot .main-svg .trace").count() > 0  # traces, not just axes
+    return int(page.evaluate(DRAWN))
 
 
 def test_explore_in_jupyterlab_scales_a_job_with_the_job_control(page: Any, lab: str,
