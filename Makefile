@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,lab]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lab,report]'
 
 # The simulated demo cluster on 127.0.0.1:$(PORT), and JupyterLab on notebooks/ at
 # http://127.0.0.1:$(LAB_PORT)/lab with NOMAD_ADDR pointing at the cluster. Ctrl-C stops both.

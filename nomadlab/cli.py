@@ -30,8 +30,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
-__all__ = ["build_parser", "lab_command", "lab_environment", "lab_path", "lab_token_source", "lab_url",
-           "login_file", "main"]
+__all__ = ["LAB_OVERRIDES", "build_parser", "lab_command", "lab_environment", "lab_path", "lab_settings",
+           "lab_token_source", "lab_url", "login_file", "main"]
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -90,9 +90,13 @@ def _default_notebooks() -> Path | None:
     return None
 
 
+#: The notebook JupyterLab opens first when the notebooks directory has it.
+FIRST_NOTEBOOK = "explore.ipynb"
+
+
 def lab_path(notebooks: Path) -> str:
-    """The page JupyterLab opens on: ``01-explore.ipynb`` when ``notebooks`` has it, else ``/lab``."""
-    return "/lab/tree/01-explore.ipynb" if (notebooks / "01-explore.ipynb").is_file() else "/lab"
+    """The page JupyterLab opens on: ``explore.ipynb`` when ``notebooks`` has it, else ``/lab``."""
+    return f"/lab/tree/{FIRST_NOTEBOOK}" if (notebooks / FIRST_NOTEBOOK).is_file() else "/lab"
 
 
 def lab_url(port: int, path: str = "/lab", *, token: str | None = None) -> str:
@@ -102,11 +106,41 @@ def lab_url(port: int, path: str = "/lab", *, token: str | None = None) -> str:
     return f"http://127.0.0.1:{port}{path}{query}"
 
 
+#: JupyterLab settings the demo overrides: no "receive official Jupyter news?" question and no
+#: update check (the notification plugin asks on first start unless ``fetchNews`` is decided).
+LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def lab_settings(directory: Path) -> Path:
+    """A JupyterLab application settings directory at ``directory``: the installed one's files
+    (if it has any) plus an ``overrides.json`` with :data:`LAB_OVERRIDES` merged in. Passed as
+    ``--LabApp.app_settings_dir``, it leaves the user's own settings untouched."""
+    import json
+
+    directory.mkdir(parents=True, exist_ok=True)
+    overrides: dict[str, object] = {}
+    with contextlib.suppress(ImportError, OSError):
+        from jupyterlab.commands import get_app_dir
+
+        installed = Path(get_app_dir()) / "settings"
+        if installed.is_dir():
+            shutil.copytree(installed, directory, dirs_exist_ok=True)
+    with contextlib.suppress(OSError, ValueError):
+        overrides = json.loads((directory / "overrides.json").read_text(encoding="utf-8"))
+    for plugin, values in LAB_OVERRIDES.items():
+        merged = dict(overrides.get(plugin) or {})  # type: ignore[call-overload]
+        merged.update(values)
+        overrides[plugin] = merged
+    (directory / "overrides.json").write_text(json.dumps(overrides, indent=2), encoding="utf-8")
+    return directory
+
+
 def lab_command(notebooks: Path, *, port: int, open_browser: bool = True, extra: Sequence[str] = (),
-                python: str | None = None) -> list[str]:
+                python: str | None = None, settings: Path | None = None) -> list[str]:
     """The ``jupyter lab`` command ``nomadlab demo`` runs: this interpreter's JupyterLab, on
     127.0.0.1:``port`` exactly (no retrying other ports, so the printed URL is right), rooted at
-    ``notebooks`` and opening ``01-explore.ipynb`` when it is there; ``extra`` arguments last.
+    ``notebooks`` and opening ``explore.ipynb`` when it is there; ``extra`` arguments last.
+    JupyterLab's news feed and update check are off, so it asks nothing on first start.
     As root (a container, a CI machine) it adds ``--allow-root``, which JupyterLab otherwise
     demands before it starts."""
     cmd = [
@@ -117,7 +151,12 @@ def lab_command(notebooks: Path, *, port: int, open_browser: bool = True, extra:
         "--ServerApp.port_retries=0",
         # Ctrl-C in the terminal reaches JupyterLab too: stop at once instead of asking y/n.
         "--ServerApp.answer_yes=True",
+        # No "receive official Jupyter news?" pop-up, no request to the news feed or for updates.
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
     ]
+    if settings is not None:
+        cmd.append(f"--LabApp.app_settings_dir={settings}")
     if lab_path(notebooks) != "/lab":
         cmd.append(f"--LabApp.default_url={lab_path(notebooks)}")
     if not open_browser:
@@ -189,25 +228,35 @@ def _free_port(host: str = "127.0.0.1") -> int:
 
 
 class _Stop(Exception):
-    """SIGTERM, turned into an exception so that ``finally`` blocks run."""
+    """SIGTERM or SIGINT, turned into an exception so that ``finally`` blocks run."""
 
 
 @contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """While active, SIGTERM raises :class:`_Stop` in the main thread (as Ctrl-C raises
-    KeyboardInterrupt); outside the main thread nothing changes."""
+def _signals_raise() -> Iterator[None]:
+    """While active, SIGTERM and SIGINT raise :class:`_Stop` in the main thread; outside the main
+    thread nothing changes.
+
+    Both are handled explicitly: a shell starts a background job (``nomadlab demo &`` in a
+    script) with SIGINT ignored, and Python then installs no KeyboardInterrupt handler, so
+    ``kill -INT`` would otherwise do nothing. A second signal during the stop is ignored
+    (the stop kills what does not end in time)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    stopping = [False]
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        if stopping[0]:
+            return
+        stopping[0] = True
         raise _Stop
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _stop_child(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> int:
@@ -223,9 +272,23 @@ def _stop_child(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> int:
     return int(proc.returncode)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, have the kernel send it SIGTERM if the demo itself
+    dies without stopping it (SIGKILL), so that JupyterLab never outlives the demo."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _run_lab(cmd: list[str], env: dict[str, str]) -> int:
-    """Run JupyterLab until it exits (its status) or until Ctrl-C/SIGTERM (which stop it too)."""
-    proc = subprocess.Popen(cmd, env=env)
+    """Run JupyterLab until it exits (its status) or until Ctrl-C/SIGTERM (which stop it too).
+
+    It runs in its own session, so that a Ctrl-C in the terminal reaches only the demo, which
+    then stops JupyterLab itself (SIGTERM, then SIGKILL after 15 s): nothing is left holding
+    its port, whichever way the demo was started."""
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=_die_with_parent)
     try:
         status = proc.wait()
     finally:
@@ -258,10 +321,14 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"nomadlab demo: building six hours of history, sampling usage every "
           f"{DEMO_SAMPLE_EVERY_S / 60:g} min", file=sys.stderr, flush=True)
     began = time.monotonic()
-    cluster, samples = sampled_build("demo", seed=args.seed, end_ns=time.time_ns())
-    continue_in_real_time(cluster)
     status = 0
-    with contextlib.ExitStack() as stack, _sigterm_raises():
+    with contextlib.ExitStack() as stack, _signals_raise():
+        try:
+            cluster, samples = sampled_build("demo", seed=args.seed, end_ns=time.time_ns())
+        except (KeyboardInterrupt, _Stop):
+            print("nomadlab demo: stopped while building the history", file=sys.stderr, flush=True)
+            return 0
+        continue_in_real_time(cluster)
         run_dir = Path(tempfile.mkdtemp(prefix="nomadlab-demo-run-"))
         stack.callback(shutil.rmtree, run_dir, True)
         history = run_dir / "history"
@@ -301,7 +368,7 @@ def _demo(args: argparse.Namespace) -> int:
                 print(f"  {how}, open the link in {path} (readable only by you; removed when the demo "
                       "stops)", file=sys.stderr, flush=True)
             cmd = lab_command(notebooks, port=lab_port, open_browser=not args.no_browser,
-                              extra=args.lab_args)
+                              extra=args.lab_args, settings=lab_settings(run_dir / "lab-settings"))
             lab_env = lab_environment(os.environ, url, jupyter_token=token)
             lab_env.update({HISTORY_VAR: str(history), CLUSTER_VAR: "demo"})
             status = _run_lab(cmd, lab_env)
@@ -323,6 +390,22 @@ def _inspect(args: argparse.Namespace) -> int:
         print(f"nomadlab inspect: {exc}", file=sys.stderr)
         return 2
     print(found.render())
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import ReportError, build_report
+
+    print(f"nomadlab report {args.kind}: executing the notebook "
+          f"({'source ' + args.source if args.source else 'NOMAD_ADDR, else the simulated demo cluster'})",
+          file=sys.stderr, flush=True)
+    try:
+        out = build_report(args.kind, args.out, source=args.source, since=args.since, until=args.until,
+                           timeout_s=args.timeout)
+    except ReportError as exc:
+        print(f"nomadlab report {args.kind}: {exc}", file=sys.stderr)
+        return 1
+    print(f"nomadlab report {args.kind}: wrote {out}", file=sys.stderr)
     return 0
 
 
@@ -395,6 +478,21 @@ def build_parser() -> argparse.ArgumentParser:
     from .offline._cli import add_commands
 
     add_commands(sub)
+
+    report = sub.add_parser(
+        "report", help="run the capacity or postmortem notebook headless and write it as one HTML file",
+        description="Execute notebooks/capacity-planning.ipynb (capacity) or "
+                    "notebooks/incident-postmortem.ipynb (postmortem) with these parameters and render "
+                    "a self-contained HTML report (interactive charts, code hidden) that opens offline.",
+    )
+    report.add_argument("kind", choices=["capacity", "postmortem"], help="which report")
+    report.add_argument("--source", help="a snapshot, recording or debug archive (default: NOMAD_ADDR, "
+                                         "else the simulated demo cluster)")
+    report.add_argument("--since", help="postmortem: start of the window (RFC 3339; default: found from the data)")
+    report.add_argument("--until", help="postmortem: end of the window (RFC 3339; default: found from the data)")
+    report.add_argument("--out", required=True, help="the HTML file to write")
+    report.add_argument("--timeout", type=float, default=600, help="seconds one cell may run (default 600)")
+    report.set_defaults(func=_report)
     return parser
 
 

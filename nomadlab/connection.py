@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from nomadlab.client import NomadClient
+    from nomadlab.sim.cluster import SimCluster
 
-__all__ = ["SIM_ADDRESS", "SIM_END_VAR", "SimOrigin", "connect", "sim_origin"]
+__all__ = ["SIM_ADDRESS", "SIM_END_VAR", "SimOrigin", "connect", "sim_cluster", "sim_origin"]
 
 logger = logging.getLogger("nomadlab.connection")
 
@@ -68,6 +69,26 @@ def sim_origin(client: object) -> SimOrigin | None:
             return _ORIGINS.get(client)  # type: ignore[call-overload, no-any-return]
         except TypeError:  # not weak-referenceable: not one of ours
             return None
+
+
+def sim_cluster(client: object) -> SimCluster | None:
+    """The in-process :class:`~nomadlab.sim.cluster.SimCluster` behind a client that :func:`connect`
+    made without ``NOMAD_ADDR``, else None (a served or real cluster).
+
+    Its clock stands still between calls; a widget that follows a change it made (``JobControl``'s
+    ``advance=``) moves it with ``sim_cluster(client).advance``.
+
+    >>> sim_cluster(connect(scenario="default", environ={})) is not None
+    True
+    >>> sim_cluster(connect(environ={"NOMAD_ADDR": "http://127.0.0.1:4646"})) is None
+    True
+    """
+    if sim_origin(client) is None:
+        return None
+    from nomadlab.sim.transport import SimTransport
+
+    transport = getattr(client, "_transport", None)
+    return transport.cluster if isinstance(transport, SimTransport) else None
 
 
 def _parse_time_text(text: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -16,6 +17,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +27,7 @@ from nomadlab.cli import (
     lab_command,
     lab_environment,
     lab_path,
+    lab_settings,
     lab_token_source,
     lab_url,
     login_file,
@@ -61,7 +64,7 @@ def test_lab_token_source_finds_a_token_the_user_set() -> None:
 def test_lab_url_and_path(tmp_path: Path) -> None:
     assert lab_url(8888) == "http://127.0.0.1:8888/lab"
     assert lab_url(8899, "/lab/tree/a.ipynb", token="a/b+c") == "http://127.0.0.1:8899/lab/tree/a.ipynb?token=a%2Fb%2Bc"
-    assert lab_path(NOTEBOOKS) == "/lab/tree/01-explore.ipynb"
+    assert lab_path(NOTEBOOKS) == "/lab/tree/explore.ipynb"
     assert lab_path(tmp_path) == "/lab"
 
 
@@ -86,10 +89,32 @@ def test_lab_command_pins_the_port_and_root_and_passes_options_through(tmp_path:
     assert "--ServerApp.port=8899" in cmd and "--ServerApp.port_retries=0" in cmd
     assert "--ServerApp.ip=127.0.0.1" in cmd
     assert cmd[-2:] == ["--no-browser", "--allow-root"]
-    assert not any(a.startswith("--LabApp.default_url") for a in cmd)  # no 01-explore.ipynb there
+    assert not any(a.startswith("--LabApp.default_url") for a in cmd)  # no explore.ipynb there
     cmd = lab_command(NOTEBOOKS, port=8888)
-    assert "--LabApp.default_url=/lab/tree/01-explore.ipynb" in cmd
+    assert "--LabApp.default_url=/lab/tree/explore.ipynb" in cmd
     assert "--no-browser" not in cmd
+    # No news pop-up, no update check (both would also reach out of a machine with no internet).
+    assert "--LabApp.news_url=None" in cmd
+    assert "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate" in cmd
+
+
+def test_lab_settings_turn_off_the_news_question_and_keep_other_overrides(tmp_path: Path) -> None:
+    (tmp_path / "settings").mkdir()
+    (tmp_path / "settings" / "overrides.json").write_text(json.dumps(
+        {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
+         "@jupyterlab/apputils-extension:notification": {"doNotDisturbMode": True}}))
+    settings = lab_settings(tmp_path / "settings")
+    overrides = json.loads((settings / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"] == {
+        "doNotDisturbMode": True, "fetchNews": "false", "checkForUpdates": False}
+    assert overrides["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}
+    cmd = lab_command(tmp_path, port=8888, settings=settings)
+    assert f"--LabApp.app_settings_dir={settings}" in cmd
+
+
+def test_the_demo_opens_on_the_three_notebooks() -> None:
+    names = {p.name for p in NOTEBOOKS.glob("*.ipynb")}
+    assert names == {"explore.ipynb", "capacity-planning.ipynb", "incident-postmortem.ipynb"}
 
 
 def test_demo_options() -> None:
@@ -265,7 +290,7 @@ def _login_link(demo: Demo, tmp_path: Path, lab_port: int) -> tuple[Path, str, s
     assert stat.S_IMODE(login.stat().st_mode) == 0o600
     assert stat.S_IMODE(login.parent.stat().st_mode) == 0o700
     link = login.read_text().strip()
-    assert link.startswith(f"http://127.0.0.1:{lab_port}/lab/tree/01-explore.ipynb?token=")
+    assert link.startswith(f"http://127.0.0.1:{lab_port}/lab/tree/explore.ipynb?token=")
     token = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["token"][0]
     assert len(token) >= 40  # secrets.token_urlsafe(32)
     return login, link, token
@@ -304,10 +329,14 @@ def test_demo_starts_jupyterlab_with_a_private_login_link_and_stops_when_it_exit
     # The link logs in: the page opens, and the session cookie then opens the API.
     with httpx.Client(follow_redirects=True, timeout=10) as browser:
         page = browser.get(link)
-        assert page.status_code == 200 and page.url.path == "/lab/tree/01-explore.ipynb"
+        assert page.status_code == 200 and page.url.path == "/lab/tree/explore.ipynb"
+        # JupyterLab's page config: news off, so the "receive official Jupyter news?" toast never shows.
+        config = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page.text, re.S)
+        assert config is not None and json.loads(config.group(1))["news"] == {"disabled": True}
         listing = browser.get(lab + "/api/contents")
         assert listing.status_code == 200
-        assert "01-explore.ipynb" in {item["name"] for item in listing.json()["content"]}
+        assert {item["name"] for item in listing.json()["content"]} >= {
+            "explore.ipynb", "capacity-planning.ipynb", "incident-postmortem.ipynb"}
     assert httpx.get(url + "/v1/jobs", timeout=10).status_code == 200
 
     auth = {"Authorization": f"token {token}"}
@@ -386,3 +415,43 @@ def test_demo_uses_the_users_jupyter_token_and_writes_no_login_file(
     assert "open the link in" not in out and "nomadlab demo: stopped" in out
     assert list((tmp_path / "tmp").iterdir()) == []  # the run folder went with the demo
     _assert_not_printed(out, jupyter_token, "s3cr3t-must-not-print")
+
+
+def _ignore_sigint() -> None:
+    """What a shell does to a job it starts in the background (``nomadlab demo &`` in a script)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.wire
+@pytest.mark.timeout(480)  # the demo samples its six hours of usage before serving
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_demo_started_in_the_background_stops_jupyterlab_too(
+    sig: int, demo_env: dict[str, str], running: list[Demo], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Started as a script's background job (SIGINT ignored on entry), the demo still stops on
+    SIGINT or SIGTERM, stops JupyterLab, and leaves nothing listening on either port."""
+    pytest.importorskip("jupyterlab")
+    lab_port = _free_port()
+    real_popen = subprocess.Popen
+
+    def background_popen(*args: Any, **kwargs: Any) -> Any:
+        return real_popen(*args, preexec_fn=_ignore_sigint, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", background_popen)
+    demo = Demo("--port", "0", "--lab-port", str(lab_port), "--no-browser", "--", *_root_args(),
+                env=_lab_env(demo_env, tmp_path))
+    monkeypatch.setattr(subprocess, "Popen", real_popen)
+    running.append(demo)
+    url = demo.wait_for(r"export NOMAD_ADDR=(\S+)").group(1)
+    _wait_for_lab(demo, f"http://127.0.0.1:{lab_port}")
+    assert demo.stop(sig) == 0
+    out = demo.output()
+    assert "nomadlab demo: stopped" in out and "Traceback" not in out
+    assert refused(url)
+    assert not _listening(lab_port)  # JupyterLab went with it
