@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["BANNER_MIME", "REPORTS", "ReportError", "ReportSpec", "build_report", "execute_notebook",
-           "kernel_environment", "notebooks_dir", "render_html", "source_banner"]
+           "kernel_environment", "notebooks_dir", "render_html", "show_data_notes", "source_banner"]
 
 #: The MIME type of the source facts :func:`source_banner` displays (read by :func:`render_html`).
 BANNER_MIME = "application/vnd.nomadlab.source+json"
@@ -122,6 +122,43 @@ def source_banner(source: Any, spec: Any = None) -> None:
     text = (f"**Source:** {facts['source']} ({kind})  \n"
             f"**Data as of:** {facts['data_as_of'] or 'unknown'}  \n**Read at:** {facts['read_at']}")
     display({BANNER_MIME: facts, "text/markdown": text, "text/plain": text.replace("**", "")}, raw=True)  # type: ignore[no-untyped-call]
+
+
+def _data_warning_classes() -> tuple[type[Warning], ...]:
+    from nomadlab.errors import NomadAccessWarning
+
+    classes: list[type[Warning]] = [NomadAccessWarning]
+    for module, name in (("nomadlab.offline.snapshot", "OfflineDataWarning"),
+                         ("nomadlab.offline.archive", "DebugArchiveWarning")):
+        import importlib
+
+        classes.append(getattr(importlib.import_module(module), name))
+    return tuple(classes)
+
+
+def show_data_notes() -> None:
+    """Show nomadlab's warnings about the data (what a saved source lacks, what a token cannot
+    read) as notes in the notebook, where the reader sees them next to the result they qualify,
+    instead of as Python warnings on stderr. Other warnings are shown as before.
+
+    Each note is shown once per cell and message; the warning is still a warning (filters,
+    ``pytest.warns`` and ``warnings.catch_warnings`` see it as before).
+    """
+    import warnings
+
+    from IPython.display import Markdown, display
+
+    classes = _data_warning_classes()
+    previous = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        if issubclass(category, classes):
+            display(Markdown(f"> **Note about the data:** {html.escape(str(message))}"))  # type: ignore[no-untyped-call]
+            return
+        previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 # -- executing --------------------------------------------------------------------------------
