@@ -50,10 +50,11 @@ def _sim(args: argparse.Namespace) -> int:
         print("--tls-ca (mutual TLS) needs --tls-cert and --tls-key", file=sys.stderr)
         return 2
     scenario = SCENARIOS[args.scenario]
-    params = {k: getattr(args, k) for k in ("nodes", "allocs", "jobs") if getattr(args, k) is not None}
+    params = {k: getattr(args, k) for k in ("nodes", "allocs", "jobs", "node_name") if getattr(args, k) is not None}
     if set(params) - set(scenario.params):
-        flags = ", ".join(f"--{k}" for k in sorted(set(params) - set(scenario.params)))
-        print(f"{flags}: only for --scenario large", file=sys.stderr)
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in sorted(set(params) - set(scenario.params)))
+        owner = "--scenario dev" if set(params) - set(scenario.params) == {"node_name"} else "--scenario large"
+        print(f"{flags}: only for {owner}", file=sys.stderr)
         return 2
     # Built on a ManualClock whose history ends now, then continued in real time.
     start_ns = scenario.start_ns(end_ns=time.time_ns())
@@ -427,10 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=4646, help="port to bind (default 4646, as Nomad)")
     sim.add_argument("--scenario", default="default",
                      help="which cluster to build: default, demo (six hours of history ending in an "
-                          "incident) or large (benchmark size); default: default")
+                          "incident), dev (one node, no jobs, as `nomad agent -dev`) or large (benchmark "
+                          "size); default: default")
     sim.add_argument("--nodes", type=int, help="--scenario large: nodes (default 10000)")
     sim.add_argument("--allocs", type=int, help="--scenario large: allocations (default 100000)")
     sim.add_argument("--jobs", type=int, help="--scenario large: jobs (default allocs / 100)")
+    sim.add_argument("--node-name", help="--scenario dev: the node's name (as `nomad agent -dev -node NAME`)")
     sim.add_argument("--seed", type=int, default=0, help="seed for IDs and synthetic data")
     sim.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
     sim.add_argument("--tls-key", help="PEM private key for --tls-cert")

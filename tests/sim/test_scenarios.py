@@ -370,6 +370,8 @@ def test_large_refuses_what_does_not_fit() -> None:
 def test_cli_rejects_large_flags_for_other_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["sim", "--scenario", "demo", "--nodes", "5"]) == 2
     assert "--nodes" in capsys.readouterr().err
+    assert cli_main(["sim", "--scenario", "demo", "--node-name", "laptop"]) == 2
+    assert "--node-name: only for --scenario dev" in capsys.readouterr().err
 
 
 # -- the scripting stays out of the wire --------------------------------------------------------

@@ -201,3 +201,36 @@ def test_closing_a_served_cluster_with_open_streams_is_quiet(capfd: pytest.Captu
     b"".join(chunks)  # the stream ended with its terminating chunk: no RemoteProtocolError
     out, err = capfd.readouterr()
     assert "Traceback" not in err and "ERROR" not in err and "Cancel" not in err, err
+
+
+def test_nomadlab_sim_serves_the_dev_agent_with_its_node_name() -> None:
+    """``nomadlab sim --scenario dev --node-name laptop``: one ready node of that name, no jobs,
+    as ``nomad agent -dev -node laptop`` starts."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nomadlab.cli", "sim", "--port", str(port), "--scenario", "dev",
+         "--node-name", "laptop"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                nodes = httpx.get(url + "/v1/nodes", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    _, err = proc.communicate(timeout=5)
+                    pytest.fail(f"nomadlab sim did not serve: rc={proc.returncode} {err.decode()[-2000:]}")
+                time.sleep(0.2)
+        assert [(n["Name"], n["Status"], n["Datacenter"]) for n in nodes.json()] == [("laptop", "ready", "dc1")]
+        assert httpx.get(url + "/v1/jobs", timeout=5).json() == []
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
