@@ -91,7 +91,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                    PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
                    JUPYTER_PREFER_ENV_PATH="1", JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
                    JUPYTER_CONFIG_DIR=str(tmp / "config"), IPYTHONDIR=str(tmp / "ipython"),
-                   JUPYTER_DATA_DIR=str(tmp / "data"))
+                   JUPYTER_DATA_DIR=str(tmp / "data"), NOMADLAB_AUDIT_LOG=str(tmp / "audit.jsonl"))
         yield {"sim": sim, "url": url, "env": env, "notebooks": work, "tmp": tmp}
 
 
@@ -228,6 +228,12 @@ def test_explore_in_jupyterlab_scales_a_job_with_the_job_control(page: Any, lab:
         control.locator(".widget-html", has_text="scale").filter(has_text="placed")).first.wait_for(timeout=180_000)
     after = httpx.get(f"{cluster['url']}/v1/job/spark-worker", params={"namespace": "data"}, timeout=10).json()
     assert after["TaskGroups"][0]["Count"] == before + 1
+    # the applied action is in the audit log the kernel wrote, with what it changed
+    from nomadlab import audit_log
+
+    log = audit_log(cluster["tmp"] / "audit.jsonl")
+    scaled = log[(log["action"] == "scale") & log["target"].astype(str).str.contains("spark-worker")]
+    assert len(scaled) == 1 and scaled.iloc[0]["namespace"] == "data"
     _shot(page, "lab-explore-job-control")
     assert page.errors == []
 
