@@ -609,6 +609,33 @@ class Recording:
                 else "empty")
         return f"Recording({str(self.path)!r}, {len(self.events)} events, {span})"
 
+    def events_frame(self) -> Any:
+        """The recorded events as an ``events`` frame (:data:`nomadlab.history.EVENTS`), in
+        index order; an event whose payload carries no time gets the time it was recorded at
+        (its batch's, see :func:`batch_time_ns`)."""
+        import pandas as pd
+
+        from nomadlab.history import events_frame
+
+        frame = events_frame([te.event for te in self.events])
+        when = pd.Series(pd.to_datetime([te.time_ns for te in self.events], unit="ns", utc=True),
+                         index=frame.index)
+        frame["time"] = frame["time"].fillna(when).astype(frame["time"].dtype)
+        return frame
+
+    def to_history(self, root: str | os.PathLike[str], *, cluster: str) -> list[Path]:
+        """Append the recorded events to the Parquet history at ``root`` (``events/`` table,
+        partitioned by ``cluster`` and date: :func:`nomadlab.history.write_events`), where DuckDB
+        (:func:`nomadlab.history.query`), Spark or Trino read them in place. Usage samples taken
+        with ``usage_every`` are in the recording's own ``usage/`` history already.
+
+        Each call appends (new part files, written atomically): export a recording once per
+        history root.
+        """
+        from nomadlab.history import write_events
+
+        return write_events(self.events_frame(), root, cluster=cluster)
+
     def _replay(self, until_ns: int | None) -> StoredSource:
         lists, details, unreadable = self.snapshot._lists, self.snapshot._details, self.snapshot.unreadable
         replay = Replay(lists, details, unreadable)

@@ -3,6 +3,7 @@ segments, bad files, and the incident timeline from live, snapshot and recording
 
 from __future__ import annotations
 
+import collections
 import gzip
 import time
 from collections import Counter
@@ -319,3 +320,19 @@ def test_usage_samples_are_recorded_beside_the_events(tmp_path: Path) -> None:
     assert progress.usage_rounds >= 2
     usage = open_recording(tmp_path / "r").usage()
     assert len(usage) > 0 and set(usage["node_id"].dropna()) <= {n["ID"] for n in c.state.nodes.values()}
+
+
+def test_recorded_events_go_to_the_parquet_history_that_duckdb_reads(recorded_demo: RecordedDemo,
+                                                                    tmp_path: Path) -> None:
+    from nomadlab.history import query, read_events
+
+    rec = open_recording(recorded_demo.folder)
+    written = rec.to_history(tmp_path / "history", cluster="demo")
+    assert written and all("events/cluster=demo/date=" in str(p) for p in written)
+    stored = read_events(tmp_path / "history", cluster="demo")
+    assert stored["index"].tolist() == [te.index for te in rec.events]
+    assert stored["time"].notna().all()               # every event has a time: its own or its batch's
+    counts = query("SELECT topic, count(*) AS n FROM events WHERE cluster = 'demo' GROUP BY topic ORDER BY topic",
+                   root=tmp_path / "history")
+    want = collections.Counter(te.event["Topic"] for te in rec.events)
+    assert dict(zip(counts["topic"], counts["n"], strict=True)) == dict(want)
