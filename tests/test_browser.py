@@ -30,6 +30,7 @@ pytest.importorskip("jupyterlab")
 pytest.importorskip("nbconvert")
 
 from nomadlab.cli import lab_command, lab_settings  # noqa: E402
+from tests import hygiene  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -91,7 +92,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                    PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
                    JUPYTER_PREFER_ENV_PATH="1", JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
                    JUPYTER_CONFIG_DIR=str(tmp / "config"), IPYTHONDIR=str(tmp / "ipython"),
-                   JUPYTER_DATA_DIR=str(tmp / "data"), NOMADLAB_AUDIT_LOG=str(tmp / "audit.jsonl"))
+                   JUPYTER_DATA_DIR=str(tmp / "data"), NOMADLAB_AUDIT_LOG=str(tmp / "audit.jsonl"),
+                   # a recognisable token (the cluster has no ACLs): no page or report may show it
+                   NOMAD_TOKEN=hygiene.token())
         yield {"sim": sim, "url": url, "env": env, "notebooks": work, "tmp": tmp}
 
 
@@ -289,6 +292,7 @@ def test_report_opens_offline_and_draws_its_figures(page: Any, cluster: dict[str
 
     out = build_report(kind, SCREENSHOTS.parent / "reports" / f"{kind}.html", env=cluster["env"])
     html = out.read_text()
+    hygiene.assert_clean(hygiene.scan_html(out))  # the kernel's NOMAD_TOKEN is nowhere in it
     assert "<script src=\"http" not in html and "<link href=\"http" not in html  # nothing to fetch
     # no network at all: every request but the file itself is refused
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())

@@ -17,6 +17,7 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 from nomadlab.report import ReportError, execute_notebook  # noqa: E402
+from tests import hygiene  # noqa: E402
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 EXPLORE = NOTEBOOKS / "explore.ipynb"
@@ -114,7 +115,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     cluster, samples = sampled_build("demo", seed=0, end_ns=_end_ns(END, {}))
     write_usage(samples, tmp / "history", cluster="demo")
     with cluster.serve(port=0) as url:
-        env = kernel_env(tmp, url, **{HISTORY_VAR: str(tmp / "history"), CLUSTER_VAR: "demo"})
+        # a recognisable token (the cluster has no ACLs): no output may show it
+        env = kernel_env(tmp, url, **{HISTORY_VAR: str(tmp / "history"), CLUSTER_VAR: "demo",
+                                      "NOMAD_TOKEN": hygiene.token()})
         yield url, {path.name: execute(path, env) for path in ALL}
 
 
@@ -220,6 +223,7 @@ def test_every_notebook_runs_against_the_served_simulator(
     url, nbs = served
     for name, nb in nbs.items():
         assert_ran_clean(nb)
+        hygiene.assert_clean(hygiene.scan_notebook(nb))
         assert f"the Nomad API at {url}" in text(cell(nb, "connect")), name
     same = {"explore.ipynb": ["jobs", "nodes", "allocations", "blocked-evals", "pending-summary", "restarts"],
             "capacity-planning.ipynb": ["usage", "capacity-datacenter", "capacity-pool", "rightsizing", "what-if",
