@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -104,31 +105,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_nomadlab_sim_command_serves() -> None:
-    """``nomadlab sim --port P`` serves; /v1/jobs is an array with X-Nomad-Index; unknown job 404."""
+@contextlib.contextmanager
+def _nomadlab_sim(*args: str) -> Iterator[str]:
+    """``nomadlab sim --port P *args`` in a subprocess (no NOMAD_* variables), its URL once it
+    answers; terminated afterwards."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nomadlab.cli", "sim", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "nomadlab.cli", "sim", "--host", "127.0.0.1", "--port", str(port),
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
             try:
-                r = httpx.get(url + "/v1/jobs", timeout=2)
+                httpx.get(url + "/v1/status/leader", timeout=2)
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    out, err = proc.communicate(timeout=5)
+                    _, err = proc.communicate(timeout=5)
                     pytest.fail(f"nomadlab sim did not serve: rc={proc.returncode} {err.decode()[-2000:]}")
                 time.sleep(0.2)
-        assert r.status_code == 200
-        assert isinstance(r.json(), list) and r.json()
-        assert int(r.headers["X-Nomad-Index"]) > 0
-        nope = httpx.get(url + "/v1/job/nope", timeout=5)
-        assert (nope.status_code, nope.text) == (404, "job not found")
+        yield url
     finally:
         proc.terminate()
         try:
@@ -136,6 +133,17 @@ def test_nomadlab_sim_command_serves() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_nomadlab_sim_command_serves() -> None:
+    """``nomadlab sim --port P`` serves; /v1/jobs is an array with X-Nomad-Index; unknown job 404."""
+    with _nomadlab_sim() as url:
+        r = httpx.get(url + "/v1/jobs", timeout=5)
+        assert r.status_code == 200
+        assert isinstance(r.json(), list) and r.json()
+        assert int(r.headers["X-Nomad-Index"]) > 0
+        nope = httpx.get(url + "/v1/job/nope", timeout=5)
+        assert (nope.status_code, nope.text) == (404, "job not found")
 
 
 def test_nomadlab_sim_rejects_half_tls_config() -> None:
@@ -206,31 +214,7 @@ def test_closing_a_served_cluster_with_open_streams_is_quiet(capfd: pytest.Captu
 def test_nomadlab_sim_serves_the_dev_agent_with_its_node_name() -> None:
     """``nomadlab sim --scenario dev --node-name laptop``: one ready node of that name, no jobs,
     as ``nomad agent -dev -node laptop`` starts."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOMAD_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nomadlab.cli", "sim", "--port", str(port), "--scenario", "dev",
-         "--node-name", "laptop"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                nodes = httpx.get(url + "/v1/nodes", timeout=2)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    _, err = proc.communicate(timeout=5)
-                    pytest.fail(f"nomadlab sim did not serve: rc={proc.returncode} {err.decode()[-2000:]}")
-                time.sleep(0.2)
-        assert [(n["Name"], n["Status"], n["Datacenter"]) for n in nodes.json()] == [("laptop", "ready", "dc1")]
+    with _nomadlab_sim("--scenario", "dev", "--node-name", "laptop") as url:
+        nodes = httpx.get(url + "/v1/nodes", timeout=5).json()
+        assert [(n["Name"], n["Status"], n["Datacenter"]) for n in nodes] == [("laptop", "ready", "dc1")]
         assert httpx.get(url + "/v1/jobs", timeout=5).json() == []
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
