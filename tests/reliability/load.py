@@ -173,9 +173,30 @@ def run(watchers: int = WATCHERS, writes: int = WRITES, every_s: float = EVERY_S
     return result
 
 
+def run_apart(timeout_s: float = 540) -> LoadResult:
+    """:func:`run` in a fresh Python process, so that the memory it traces is the load's alone
+    (not what a test session around it keeps growing)."""
+    import dataclasses
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import dataclasses, json; from tests.reliability import load; "
+            "r = load.run(); r.live_error = None if r.live_error is None else str(r.live_error); "
+            "print('LOAD-RESULT ' + json.dumps(dataclasses.asdict(r)))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=timeout_s, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("LOAD-RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"the load run failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    data = json.loads(lines[-1].removeprefix("LOAD-RESULT "))
+    return LoadResult(**{f.name: data[f.name] for f in dataclasses.fields(LoadResult)})
+
+
 def measure(result: LoadResult | None = None) -> list[Figure]:
     """The figures of one run (made now when ``result`` is not given)."""
-    r = result or run()
+    r = result or run_apart()
     written, seen = set(r.writes), r.events
     lost = len(written - set(seen))
     duplicated = len(seen) - len(set(seen))

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.wire, pytest.mark.slow, pytest.mark.timeout(600)]
 
 @pytest.fixture(scope="module")
 def figures() -> list[Figure]:
-    return load.measure(load.run())
+    return load.measure(load.run_apart())
 
 
 def test_every_load_figure_is_at_target(figures: list[Figure]) -> None:
