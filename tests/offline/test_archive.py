@@ -26,25 +26,12 @@ from nomadlab.offline.archive import (
 from nomadlab.sim import SimCluster
 from nomadlab.sim.debug_archive import DebugCapture, archive_name, go_json, write_debug_archive
 from nomadlab.sources import Source
-from nomadlab.streams import Event, EventStreamDecoder
+from tests.offline._stream import live_events
 
 INTERVALS = 3
 KINDS = ("jobs", "allocations", "nodes", "evaluations", "deployments")
 _LIST_PATHS = {"jobs": "/v1/jobs", "allocations": "/v1/allocations", "nodes": "/v1/nodes",
                "evaluations": "/v1/evaluations", "deployments": "/v1/deployments"}
-
-
-def live_events(client: NomadClient, latest: int) -> list[Event]:
-    """Every event the stream holds up to index ``latest``, read batch by batch."""
-    decoder = EventStreamDecoder()
-    out: list[Event] = []
-    with client.open_stream("/v1/event/stream", params={"topic": "*", "index": "0"}, namespace="*") as response:
-        for chunk in response.iter_bytes():
-            for batch in decoder.feed(chunk):
-                out += batch.events
-                if batch.index >= latest:
-                    return out
-    return out
 
 
 def _strip(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -27,22 +27,11 @@ from nomadlab.offline.archive import DebugArchiveWarning, open_debug_archive
 from nomadlab.sim import SimCluster
 from nomadlab.sim.clock import ManualClock
 from nomadlab.sim.debug_archive import write_debug_archive
-from nomadlab.streams import Event, EventStreamDecoder
+from nomadlab.streams import Event
+from tests.offline._stream import live_events
 
 # 2026-01-01T23:59:00Z: a drain and a job update run past midnight.
 START_NS = 1767311940 * 10**9
-
-
-def _stream(client: NomadClient, latest: int) -> list[Event]:
-    decoder = EventStreamDecoder()
-    out: list[Event] = []
-    with client.open_stream("/v1/event/stream", params={"topic": "*", "index": "0"}, namespace="*") as response:
-        for chunk in response.iter_bytes():
-            for batch in decoder.feed(chunk):
-                out += batch.events
-                if batch.index >= latest:
-                    return out
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +43,7 @@ def events() -> list[Event]:
     node = client.get("/v1/nodes").body[0]["ID"]
     client.post(f"/v1/node/{node}/drain", json={"DrainSpec": {"Deadline": 60 * 10**9}, "NodeID": node})
     cluster.advance(120)
-    return _stream(client, cluster.events.frames[-1][0])
+    return live_events(client, cluster.events.frames[-1][0])
 
 
 def _payload_object(e: Event) -> dict[str, Any]:
