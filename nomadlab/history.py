@@ -262,6 +262,16 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _payload_json(payload: Mapping[str, Any]) -> str:
+    """The payload as JSON text; numbers past 64 bits (which orjson refuses) are kept exactly."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        import json
+
+        return json.dumps(payload, separators=(",", ":"), default=str)
+
+
 def events_frame(events: Iterable[Event | Mapping[str, Any]]) -> pd.DataFrame:
     """The ``events`` frame (:data:`EVENTS`) of ``events``: :class:`nomadlab.streams.Event`
     objects or their wire dicts (``{"Topic", "Type", "Key", "Namespace", "FilterKeys",
@@ -308,7 +318,7 @@ def events_frame(events: Iterable[Event | Mapping[str, Any]]) -> pd.DataFrame:
         cols["client_status"].append(_str(obj.get("ClientStatus")) if is_alloc else None)
         cols["desired_status"].append(_str(obj.get("DesiredStatus")) if is_alloc else None)
         cols["status"].append(None if is_alloc else _str(obj.get("Status")))
-        cols["payload"].append(orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode() if payload else None)
+        cols["payload"].append(_payload_json(payload) if payload else None)
     return EVENTS.build(cols)
 
 

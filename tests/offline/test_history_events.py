@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import duckdb
 import orjson
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nomadlab.client import NomadClient
 from nomadlab.history import (
@@ -209,3 +212,29 @@ def test_query_joins_events_and_usage(events: list[Event], tmp_path: Path) -> No
 
     stored = sum(pq.read_metadata(f).num_rows for f in (tmp_path / "events/cluster=dev/date=2026-01-02").iterdir())
     assert on_day == stored > 0
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+                     st.floats(allow_nan=True), st.text(max_size=8))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                        st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+                       max_leaves=8)
+_KEYS = st.sampled_from(["Topic", "Type", "Key", "Namespace", "FilterKeys", "Index", "Payload"])
+_PAYLOADS = st.dictionaries(st.sampled_from(["Job", "Allocation", "Node", "Evaluation", "Deployment"]),
+                            st.one_of(_VALUES, st.dictionaries(
+                                st.sampled_from(["ID", "JobID", "NodeID", "ClientStatus", "Status", "ModifyTime",
+                                                 "SubmitTime", "Namespace"]), _VALUES, max_size=5)), max_size=2)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.dictionaries(_KEYS, st.one_of(_VALUES, _PAYLOADS), max_size=7), max_size=6))
+def test_events_frame_keeps_its_schema_on_mangled_events(events: list[dict[str, Any]]) -> None:
+    """Missing, null and wrongly typed fields become missing cells: one row per event, the schema
+    unchanged, and the frame still writes to Parquet."""
+    frame = events_frame(events)
+    assert len(frame) == len(events)
+    EVENTS.validate(frame)
+    assert list(frame.columns) == [c.name for c in EVENTS.columns]
+    with tempfile.TemporaryDirectory() as tmp:
+        write_events(frame, tmp, cluster="fuzz")
+        assert len(read_events(tmp, cluster="fuzz")) == len(events)
