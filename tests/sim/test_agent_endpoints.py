@@ -1,13 +1,19 @@
-"""``/v1/agent/servers``, ``/v1/agent/join``, ``/v1/agent/force-leave`` and ``/v1/var/:path``."""
+"""``/v1/agent/servers``, ``join``, ``force-leave``, ``monitor`` and ``/v1/var/:path``."""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+import threading
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from nomadlab.sim import SimCluster
+from nomadlab.sim.scenarios import group, job_spec, task
 from tests.conftest import SAMPLES_DIR
 
 
@@ -113,3 +119,121 @@ def test_variable_reads_block(world: tuple[SimCluster, httpx.Client, dict[str, d
     http.get(path, params={"index": "0"}, headers=tokens["mgmt"])
     assert time.monotonic() - start < 0.25
     assert http.get(path, params={"index": "x"}, headers=tokens["mgmt"]).text == "Invalid index"
+
+
+# -- /v1/agent/monitor --------------------------------------------------------------------------
+def _read_monitor(c: SimCluster, http: httpx.Client, params: dict[str, str], headers: dict[str, str],
+                  act: Callable[[], None], *, want: int = 1) -> tuple[httpx.Response, list[bytes]]:
+    """Open the monitor, run ``act`` while it is open, and collect chunks until ``want`` carry data."""
+    chunks: list[bytes] = []
+    got: list[httpx.Response] = []
+
+    def reader() -> None:
+        with http.stream("GET", "/v1/agent/monitor", params=params, headers=headers) as r:
+            got.append(r)
+            if r.status_code != 200:
+                r.read()
+                return
+            for chunk in r.iter_raw():
+                chunks.append(chunk)
+                if sum(1 for x in chunks if x not in (b"", b"{}")) >= want:
+                    return
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    time.sleep(0.3)  # the monitor sends only what is logged after it opens
+    act()
+    thread.join(10)
+    assert not thread.is_alive(), "the monitor sent nothing"
+    return got[0], chunks
+
+
+def _job(c: SimCluster) -> None:
+    c.register_job(job_spec("m", [group("g", [task("t")])], datacenters=["dc1"]))
+    c.advance(10)
+
+
+def test_monitor_streams_task_events_of_a_node_as_frames() -> None:
+    c = SimCluster(seed=4)
+    node = c.add_node(name="n1", datacenter="dc1", cpu_mhz=4000, cores=4, memory_mb=8192, disk_mb=10000,
+                      address="10.0.0.1")
+    c.advance(5)
+    http = httpx.Client(transport=c.transport(), base_url="http://nomad")
+    r, chunks = _read_monitor(c, http, {"node_id": node["ID"]}, {}, lambda: _job(c))
+    assert r.headers["content-type"] == "application/json"
+    frames = [json.loads(x) for x in chunks if x not in (b"", b"{}")]
+    assert all(set(f) == {"Data", "FileEvent"} and f["FileEvent"] == "log" for f in frames)
+    text = b"".join(base64.b64decode(f["Data"]) for f in frames).decode()
+    assert all(len(base64.b64decode(f["Data"])) <= 1024 for f in frames)
+    first = text.splitlines()[0]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[INFO\]  client\.alloc_runner\.task_runner: "
+                        r"Task event: alloc_id=[0-9a-f-]{36} task=t type=Received msg=\"Task received by client\" "
+                        r"failed=false", first), first
+
+
+def test_monitor_server_debug_lines_plain_and_json() -> None:
+    c = SimCluster(seed=4)
+    c.add_node(name="n1", datacenter="dc1", cpu_mhz=4000, cores=4, memory_mb=8192, disk_mb=10000,
+               address="10.0.0.1")
+    http = httpx.Client(transport=c.transport(), base_url="http://nomad")
+    r, chunks = _read_monitor(c, http, {"log_level": "debug", "plain": "true", "server_id": "leader"}, {},
+                              lambda: _job(c))
+    assert r.headers["content-type"] == "text/plain"
+    line = b"".join(chunks).decode().splitlines()[0]
+    assert " [DEBUG] worker: dequeued evaluation: worker_id=" in line
+    assert "job_id=m node_id=\"\" triggered_by=job-register" in line
+    c2 = SimCluster(seed=4)
+    c2.add_node(name="n1", datacenter="dc1", cpu_mhz=4000, cores=4, memory_mb=8192, disk_mb=10000,
+                address="10.0.0.1")
+    http2 = httpx.Client(transport=c2.transport(), base_url="http://nomad")
+    _, chunks = _read_monitor(c2, http2, {"log_level": "DEBUG", "plain": "true", "log_json": "true"}, {},
+                              lambda: _job(c2))
+    record = json.loads(b"".join(chunks).decode().splitlines()[0])
+    assert (record["@level"], record["@module"], record["@message"], record["job_id"]) == (
+        "debug", "worker", "dequeued evaluation", "m")
+    # at the default INFO level the worker's DEBUG lines are not sent
+    from nomadlab.sim.monitor import Target, agent_lines
+
+    assert agent_lines(c2, Target(server=True, node_id=""), 0, c2.now_ns(), level="info") == []
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "text"),
+    [
+        ({"log_level": "loud"}, 400, "Unknown log level: loud"),
+        ({"log_json": "maybe"}, 400, 'Unknown option for log json: strconv.ParseBool: parsing "maybe": invalid syntax'),
+        ({"plain": "x"}, 400, 'Unknown option for plain: strconv.ParseBool: parsing "x": invalid syntax'),
+        ({"node_id": "a", "server_id": "b"}, 400, "Cannot target node and server simultaneously"),
+        ({"node_id": "nope"}, 500, 'Unknown node "nope"'),
+        ({"server_id": "other.global"}, 400, "unknown nomad server other.global"),
+    ],
+    ids=["level", "json", "plain", "both", "node", "server"],
+)
+def test_monitor_errors(params: dict[str, str], status: int, text: str) -> None:
+    c = SimCluster(seed=1)
+    r = httpx.Client(transport=c.transport(), base_url="http://nomad").get("/v1/agent/monitor", params=params)
+    assert (r.status_code, r.text) == (status, text)
+
+
+def test_monitor_acl(world: tuple[SimCluster, httpx.Client, dict[str, dict[str, str]]]) -> None:
+    c, http, tokens = world
+    r = http.get("/v1/agent/monitor")
+    assert (r.status_code, r.text) == (403, "Permission denied")
+    # a secret that does not authenticate: the RPC's uncoded error ends the stream before a byte
+    r = http.get("/v1/agent/monitor", headers={"X-Nomad-Token": "00000000-0000-0000-0000-000000000000"})
+    assert (r.status_code, r.content) == (200, b"")
+    c.add_node(name="n1", datacenter="dc1", cpu_mhz=4000, cores=4, memory_mb=8192, disk_mb=10000,
+               address="10.0.0.1")
+    r, chunks = _read_monitor(c, http, {"log_level": "debug", "plain": "true"}, tokens["read"], lambda: _job(c))
+    assert r.status_code == 200 and b"dequeued evaluation" in b"".join(chunks)
+
+
+def test_monitor_ends_when_the_consumer_closes() -> None:
+    from nomadlab.sim.monitor import Target, stream_monitor
+
+    c = SimCluster(seed=1)
+    stream = stream_monitor(c, Target(server=True, node_id=""), poll_s=0.01, heartbeat_s=0.02)
+    assert next(stream) == b"{}"  # idle: heartbeats, so a server notices a hang-up
+    stream.close()
+    with pytest.raises(StopIteration):
+        next(stream)

@@ -176,6 +176,69 @@ def agent_force_leave(c: SimCluster, req: Request) -> Response:
     return Response.empty(200)
 
 
+def _monitor_bool(req: Request, name: str, label: str) -> bool:
+    text = req.param(name) or ""
+    if not text:
+        return False
+    try:
+        return parse_bool(text)
+    except ValueError as exc:
+        raise bad_request(f"Unknown option for {label}: {exc}") from None
+
+
+def agent_monitor(c: SimCluster, req: Request) -> Response:
+    """/v1/agent/monitor (any method): the agent's log from now on, streamed (:mod:`..monitor`).
+
+    Parameters in Nomad's order: ``log_level`` (default ``INFO``; 400 ``Unknown log level: X``),
+    ``log_json``, ``plain``, ``log_include_location`` (400 ``Unknown option for …``), then
+    ``node_id`` and ``server_id`` (not both: 400). Then ``agent:read`` (403); a token that does
+    not authenticate gets an empty 200, as the RPC's uncoded ``Permission denied`` ends the
+    stream before any byte. ``node_id`` streams that node's client (500 ``Unknown node "<id>"``,
+    ``No path to node`` when it is down), ``server_id`` (``leader`` or the member name) the
+    server (400 ``unknown nomad server <id>``), neither the agent itself: its server and, in the
+    ``dev`` scenario, its client.
+    """
+    from .. import monitor
+
+    level_text = req.param("log_level") or "INFO"
+    level = monitor.level_from_string(level_text)
+    if level is None:
+        raise bad_request(f"Unknown log level: {level_text}")
+    json_format = _monitor_bool(req, "log_json", "log json")
+    plain = _monitor_bool(req, "plain", "plain")
+    _monitor_bool(req, "log_include_location", "log_include_location")
+    node_id = req.param("node_id") or ""
+    server_id = req.param("server_id") or ""
+    if node_id and server_id:
+        raise bad_request("Cannot target node and server simultaneously")
+    content_type = "text/plain" if plain else "application/json"
+    with c.state.lock:
+        if c.acl.enabled:
+            from ..acl import resolve
+
+            try:
+                acl = resolve(c, req)
+            except NomadHTTPError:
+                return Response(status=200, headers={"Content-Type": content_type}, body=b"")
+            if not acl.allow_level("agent", "read"):
+                raise NomadHTTPError(403, PERMISSION_DENIED)
+        if node_id:
+            node = c.state.nodes.get(node_id)
+            if node is None:
+                raise NomadHTTPError(500, f'Unknown node "{node_id}"')
+            if node.get("Status") in ("down", "disconnected"):
+                raise NomadHTTPError(500, "No path to node")
+            target = monitor.Target(server=False, node_id=node_id)
+        elif server_id:
+            if server_id not in ("leader", f"{c.agent_name}.{c.region}", _member(c)["Tags"]["id"]):
+                raise bad_request(f"unknown nomad server {server_id}")
+            target = monitor.Target(server=True, node_id="")
+        else:
+            target = monitor.Target(server=True, node_id=c.local_node_id)
+    stream = monitor.stream_monitor(c, target, level=level, json_format=json_format, plain=plain)
+    return Response(status=200, headers={"Content-Type": content_type}, stream=stream)
+
+
 def namespaces_list(c: SimCluster, req: Request) -> Response:
     index = blocking(c, req, ["namespaces"])
     prefix = req.param("prefix") or ""
@@ -256,6 +319,7 @@ def register(router: Router) -> None:
     router.add("*", r"/v1/agent/servers", agent_servers)
     router.add("*", r"/v1/agent/join", agent_join)
     router.add("*", r"/v1/agent/force-leave", agent_force_leave)
+    router.add("*", r"/v1/agent/monitor", agent_monitor)
     router.add("GET", r"/v1/namespaces", namespaces_list)
     router.add("*", r"/v1/namespace/(?P<name>[^/]+)", namespace_get)
     router.add("GET", r"/v1/node/pools", node_pools_list)

@@ -365,7 +365,7 @@ def register(router: Router) -> None:
     router.add("*", r"/v1/client/allocation/(?P<alloc_id>[^/]+)/gc", alloc_gc)
     router.add("*", r"/v1/client/allocation/(?P<rest>.*)", client_alloc_unknown)
     router.add("*", r"/v1/client/gc", client_gc)
-    router.add("GET", r"/v1/client/fs/logs/(?P<alloc_id>[^/]*)", alloc_logs)
+    router.add("*", r"/v1/client/fs/logs/(?P<alloc_id>[^/]*)", alloc_logs)
     router.add("*", r"/v1/client/fs/ls/(?P<alloc_id>.*)", fs_ls)
     router.add("*", r"/v1/client/fs/stat/(?P<alloc_id>.*)", fs_stat)
     router.add("*", r"/v1/client/fs/cat/(?P<alloc_id>.*)", fs_cat)
