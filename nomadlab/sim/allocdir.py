@@ -340,29 +340,39 @@ def stream_file(
     if not follow or left == 0:
         return
     last_beat = time.monotonic()
-    while True:
-        time.sleep(poll_s)
-        if node.log is not None:
-            logs, index = node.log
-            with cluster.state.lock:
-                alloc = cluster.state.allocs.get(alloc_id)
-                if alloc is None:
-                    return
-                extend(logs, cluster.seed, alloc, log_horizon_ns(cluster), behaviours=cluster.behaviours)
-            f = logs.get(index)
-            if f is None:
-                if not plain:
-                    yield encode_frame(offset=pos, file=path, file_event=DELETE_EVENT)
-                return
-            if f.size > pos:
-                new = logs.content(f, pos, None if left < 0 else pos + left)
-                yield from chunks(new, pos, path, plain)
-                pos += len(new)
-                if left > 0:
-                    left -= len(new)
-                    if left == 0:
+    logs = node.log[0] if node.log is not None else None
+    f = logs.get(node.log[1]) if logs is not None and node.log is not None else None
+    if logs is not None and f is not None:
+        with cluster.state.lock:
+            logs.holds.append(f.start)
+    try:
+        while True:
+            time.sleep(poll_s)
+            if logs is not None and f is not None:
+                with cluster.state.lock:
+                    alloc = cluster.state.allocs.get(alloc_id)
+                    if alloc is None:
                         return
-        now = time.monotonic()
-        if now - last_beat >= heartbeat_s:
-            last_beat = now
-            yield b"" if plain else b"{}"
+                    extend(logs, cluster.seed, alloc, log_horizon_ns(cluster), behaviours=cluster.behaviours)
+                    # the open file is read to its end, removed or not
+                    new = logs.content(f, pos, None if left < 0 else pos + left) if f.size > pos else b""
+                    removed = logs.get(f.index) is None
+                if new:
+                    yield from chunks(new, pos, path, plain)
+                    pos += len(new)
+                    if left > 0:
+                        left -= len(new)
+                        if left == 0:
+                            return
+                if removed:
+                    if not plain:
+                        yield encode_frame(offset=pos, file=path, file_event=DELETE_EVENT)
+                    return
+            now = time.monotonic()
+            if now - last_beat >= heartbeat_s:
+                last_beat = now
+                yield b"" if plain else b"{}"
+    finally:
+        if logs is not None and f is not None:
+            with cluster.state.lock:
+                logs.holds.remove(f.start)

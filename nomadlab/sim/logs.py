@@ -634,6 +634,9 @@ class LogSet:
         self.until_ns = created_ns
         self._data = bytearray()
         self._base = 0  # the stream position of self._data[0]
+        self.holds: list[int] = []
+        """Stream positions readers still need: a removed file stays readable from there, as an
+        open file descriptor keeps a deleted file readable."""
 
     def name(self, index: int) -> str:
         return f"{self.task}.{self.log_type}.{index}"
@@ -652,7 +655,7 @@ class LogSet:
         return live[pos] if 0 <= pos < len(live) else None
 
     def content(self, f: LogFile, start: int = 0, end: int | None = None) -> bytes:
-        """Bytes ``[start, end)`` of file ``f``."""
+        """Bytes ``[start, end)`` of file ``f`` (of a removed file: what a hold kept of it)."""
         stop = f.size if end is None else min(end, f.size)
         lo = f.start + max(0, start) - self._base
         hi = f.start + stop - self._base
@@ -683,7 +686,7 @@ class LogSet:
         self.files.append(LogFile(cur.index + 1, cur.start + cur.size, 0, t, t))
 
     def _trim(self) -> None:
-        keep = self.live[0].start
+        keep = min([self.live[0].start, *self.holds])
         if keep > self._base:
             del self._data[: keep - self._base]
             self._base = keep
@@ -891,38 +894,48 @@ def stream_logs(
         return
     live = logs.live
     pos, at = closest(live, 0 if origin == "start" else 2**63 - 1, offset if origin == "start" else -offset)
-    index = live[pos].index
+    cur = live[pos]
 
-    def drain() -> Iterator[bytes]:
-        nonlocal index, at
+    def drain() -> list[bytes]:
+        """Everything available from the reader's place on (the caller holds the lock: a set
+        may be shared with other readers that extend it)."""
+        nonlocal cur, at
+        out: list[bytes] = []
         while True:
-            f = logs.get(index)
-            if f is None:  # removed before it was read through: Nomad's watcher sees it deleted
-                if not plain:
-                    yield encode_frame(offset=at, file=logs.path(index), file_event=DELETE_EVENT)
-                later = [g for g in logs.live if g.index > index]
-                index, at = later[0].index, 0
-                continue
-            if f.size > at:
-                yield from chunks(logs.content(f, at), at, logs.path(index), plain)
-                at = f.size
-            if logs.files[-1].index == index:
-                return
-            index, at = index + 1, 0
+            if cur.size > at:
+                out.extend(chunks(logs.content(cur, at), at, logs.path(cur.index), plain))
+                at = cur.size
+            if logs.files[-1] is cur:
+                return out
+            if logs.get(cur.index) is None and not plain:  # removed under the reader: read through, then
+                out.append(encode_frame(offset=at, file=logs.path(cur.index), file_event=DELETE_EVENT))
+            cur, at = next(g for g in logs.live if g.index > cur.index), 0
 
-    yield from drain()
-    if not follow:
-        return
-    last_beat = time.monotonic()
-    while True:
-        time.sleep(poll_s)
+    with cluster.state.lock:
+        hold = [cur.start]
+        logs.holds.append(hold[0])
+        first = drain()
+    try:
+        yield from first
+        if not follow:
+            return
+        last_beat = time.monotonic()
+        while True:
+            time.sleep(poll_s)
+            with cluster.state.lock:
+                alloc = cluster.state.allocs.get(alloc_id)
+                if alloc is None:
+                    return
+                logs.holds.remove(hold[0])
+                hold[0] = cur.start
+                logs.holds.append(hold[0])
+                extend(logs, seed, alloc, log_horizon_ns(cluster), behaviours=cluster.behaviours)
+                new = drain()
+            yield from new
+            now = time.monotonic()
+            if now - last_beat >= heartbeat_s:
+                last_beat = now
+                yield b"" if plain else b"{}"
+    finally:
         with cluster.state.lock:
-            alloc = cluster.state.allocs.get(alloc_id)
-            if alloc is None:
-                return
-            extend(logs, seed, alloc, log_horizon_ns(cluster), behaviours=cluster.behaviours)
-        yield from drain()
-        now = time.monotonic()
-        if now - last_beat >= heartbeat_s:
-            last_beat = now
-            yield b"" if plain else b"{}"
+            logs.holds.remove(hold[0])

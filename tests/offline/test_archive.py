@@ -111,6 +111,7 @@ def test_current_layout_is_nomads(tmp_path: Path) -> None:
     monitors = sorted(f for f in files if f.startswith("client/") and f.endswith("/monitor.log"))
     node_ids = [n["ID"] for n in json.loads(files["cluster/nodes.json"])][:10]
     assert monitors == sorted(f"client/{i}/monitor.log" for i in node_ids)
+    assert any(files[m] for m in monitors), "the default scenario's tasks log events over the capture"
     for m in monitors:
         assert all(b" [INFO]  client.alloc_runner.task_runner: Task event: " in line
                    for line in files[m].splitlines())
