@@ -237,3 +237,38 @@ def test_monitor_ends_when_the_consumer_closes() -> None:
     stream.close()
     with pytest.raises(StopIteration):
         next(stream)
+
+
+def test_monitor_counts_what_its_buffer_drops() -> None:
+    from nomadlab.sim.monitor import MONITOR_BUFFER, Target, stream_monitor
+
+    c = SimCluster(seed=4)
+    node = c.add_node(name="n1", datacenter="dc1", cpu_mhz=64000, cores=64, memory_mb=262144, disk_mb=900000,
+                      address="10.0.0.1")
+    stream = stream_monitor(c, Target(server=False, node_id=node["ID"]), plain=True, poll_s=0.001,
+                            heartbeat_s=0.005)
+    assert next(stream) == b""  # opened (idle) before anything happens
+    c.register_job(job_spec("many", [group("g", [task("t")], count=150)], datacenters=["dc1"]))
+    c.advance(10)  # 150 tasks x 4 events logged between two polls
+    text = b""
+    while b"Monitor dropped" not in text:
+        text += next(stream)
+    lines = text.decode().splitlines()
+    assert len(lines) == MONITOR_BUFFER
+    assert lines[-1] == f"[WARN] Monitor dropped {150 * 4 - MONITOR_BUFFER + 1} logs during monitor request"
+    stream.close()
+
+
+def test_closing_a_served_cluster_ends_an_open_monitor_quietly(capfd: pytest.CaptureFixture[str]) -> None:
+    c = SimCluster.default(seed=1)
+    with c.serve(port=0) as url:
+        client = httpx.Client(timeout=30)
+        r = client.send(client.build_request("GET", f"{url}/v1/agent/monitor"), stream=True)
+        assert r.status_code == 200
+        chunks = r.iter_bytes()
+        assert next(chunks) == b"{}"  # idle heartbeat
+        started = time.monotonic()
+    assert time.monotonic() - started < 4.0
+    b"".join(chunks)  # ended with its terminating chunk: no RemoteProtocolError
+    _, err = capfd.readouterr()
+    assert "Traceback" not in err and "ERROR" not in err, err
