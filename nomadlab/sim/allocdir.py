@@ -232,6 +232,17 @@ class AllocFS:
         for name, setup in sorted(setups.items()):
             self.task_dirs.append(name)
             self.root.children[name] = self._task_dir(name, specs[name], setup)
+        self._logs_dir = logs_dir
+        self._logs_from: tuple[Any, ...] | None = (cluster_seed, alloc, now_ns, behaviours, cluster)
+
+    def _load_logs(self) -> None:
+        """Fill ``alloc/logs`` (the one part that costs: the tasks' output) when a path needs it."""
+        if self._logs_from is None:
+            return
+        cluster_seed, alloc, now_ns, behaviours, cluster = self._logs_from
+        self._logs_from = None
+        logs_dir = self._logs_dir
+        for name in self.task_dirs:
             for log_type in ("stdout", "stderr"):
                 logs = (task_log_set(cluster_seed, alloc, name, log_type, now_ns, behaviours=behaviours)
                         if cluster is None else cluster_log_set(cluster, alloc, name, log_type, now_ns))
@@ -269,6 +280,8 @@ class AllocFS:
         parts = clean_path(path)
         if parts is None:
             raise FsError("escape", "Path escapes the alloc directory")
+        if parts[:1] == ["alloc"]:
+            self._load_logs()
         cur = self.root
         for seg in parts:
             if not cur.is_dir:
