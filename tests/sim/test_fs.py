@@ -236,3 +236,16 @@ def test_disabled_logs_have_no_files() -> None:
     assert http.get(f"/v1/client/fs/ls/{alloc}", params={"path": "alloc/logs"}).json() == []
     r = http.get(f"/v1/client/fs/logs/{alloc}", params={"task": "quiet", "type": "stdout"})
     assert (r.status_code, r.text) == (404, 'log entry for task "quiet" and log type "stdout" not found')
+
+
+def test_a_down_node_has_no_path_after_the_token_check() -> None:
+    c = _cluster(acl=True)
+    http = httpx.Client(transport=c.transport(), base_url="http://nomad")
+    alloc = next(iter(c.state.allocs))
+    mgmt = {"X-Nomad-Token": c.acl.bootstrap()["SecretID"]}
+    node_id = c.state.allocs[alloc]["NodeID"]
+    c.set_node_status(node_id, "down")
+    r = http.get(f"/v1/client/fs/ls/{alloc}", headers=mgmt)
+    assert (r.status_code, r.text) == (404, "No path to node")
+    r = http.get(f"/v1/client/fs/ls/{alloc}")
+    assert (r.status_code, r.text) == (403, "Permission denied")

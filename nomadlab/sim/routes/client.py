@@ -141,13 +141,14 @@ def alloc_logs(c: SimCluster, req: Request, alloc_id: str) -> Response:
 
 # -- the allocation directory (command/agent/fs_endpoint.go, client/fs_endpoint.go) ----------------
 def _fs_alloc(c: SimCluster, req: Request, alloc_id: str) -> allocdir.AllocFS:
-    """The allocation's directory, after Nomad's checks in its order: the allocation (404
-    ``Unknown allocation``, or ``No path to node``), then ``read-fs`` on its namespace (403)."""
+    """The allocation's directory, after Nomad's checks in its order (``nomad/client_fs_endpoint.go``):
+    the allocation (404 ``Unknown allocation``), ``read-fs`` on its namespace (403), then the node
+    that runs it (404 ``No path to node`` when it is down)."""
     found = c.state.allocs.get(alloc_id)
     if found is None or alloc_id in c.client_collected:
         raise NomadHTTPError(404, f'Unknown allocation "{alloc_id}"')
+    require_ns(req, found["Namespace"], "read-fs")
     alloc, _ = _client_alloc(c, alloc_id)
-    require_ns(req, alloc["Namespace"], "read-fs")
     return allocdir.alloc_fs(c, alloc)
 
 
