@@ -190,6 +190,7 @@ class DebugCapture:
         self.manifest: list[str] = []
         self.intervals = 0
         self._events: list[bytes] = []
+        self._monitored: dict[str, tuple[str, str]] = {}
         self._next_event_index = 0
         self._capture_cluster()
 
@@ -246,12 +247,21 @@ class DebugCapture:
         CLI writes them); ``agent-host.json`` beside it when ``/v1/agent/host`` answers."""
         node_ids = [n["ID"] for n in (nodes or []) if isinstance(n, dict) and "ID" in n][:10]
         servers = [m["Name"] for m in ((members or {}).get("Members") or []) if isinstance(m, dict) and "Name" in m]
+        from nomadlab.errors import NomadError
+
         for folder, key, ids in (("client", "node_id", node_ids), ("server", "server_id", servers)):
             for ident in ids:
-                _, err = self._get("/v1/agent/monitor", {key: ident, "log_level": "TRACE"})
-                line = f"monitor: {err}\n" if err is not None else ""
                 rel = f"{folder}/{ident}/monitor.log"
-                self.files[rel] = line.encode()
+                try:
+                    # the monitor streams until closed: open it, and write what the agent logs
+                    # over the capture when the archive is written (members)
+                    with self.client.open_stream("/v1/agent/monitor", params={key: ident, "log_level": "TRACE",
+                                                                              "plain": "true"}):
+                        pass
+                    self._monitored[rel] = (key, ident)
+                    self.files[rel] = b""
+                except NomadError as exc:
+                    self.files[rel] = f"monitor: {_api_error(exc)}\n".encode()
                 self.mtimes[rel] = self.cluster.now_ns() // NS_PER_S
                 host, host_err = self._get("/v1/agent/host", {key: ident})
                 if host_err is None:
@@ -327,6 +337,13 @@ class DebugCapture:
         message: the file holds ``{"Error": message}``) and ``truncate`` (paths cut short in
         the middle, as a killed write leaves them) applied."""
         files = dict(self.files)
+        from .monitor import Target, agent_lines
+
+        with self.cluster.state.lock:
+            for rel, (key, ident) in self._monitored.items():
+                target = Target(server=True, node_id="") if key == "server_id" else Target(server=False, node_id=ident)
+                lines = agent_lines(self.cluster, target, self.started_ns, self.cluster.now_ns(), level="trace")
+                files[rel] = "".join(line + "\n" for line in lines).encode()
         for rel, message in (errors or {}).items():
             if rel not in files:
                 raise KeyError(f"no member {rel!r} to replace with an error; members: {sorted(files)}")

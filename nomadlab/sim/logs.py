@@ -1,7 +1,8 @@
 """Synthetic task logs and Nomad's log stream framing (REFERENCE §5, ``/v1/client/fs/logs``).
 
-A task's log files (``alloc/logs/<task>.stdout.0`` and ``.stderr.0``) are a pure function of
-the cluster seed, the allocation and the simulated time: lines are placed on the task's *runs*
+A task's log files (``alloc/logs/<task>.stdout.N`` and ``.stderr.N``, rotated as logmon
+rotates them: :class:`LogSet`) are a pure function of the cluster seed, the allocation and the
+simulated time: lines are placed on the task's *runs*
 (each ``Started`` up to its ``Terminated``/``Killing``), so the files grow as simulated time
 passes and every read at the same time gives the same bytes. What is written fits the task:
 nginx access and error logs for an nginx image, Redis server lines for redis, progress lines for
@@ -13,7 +14,7 @@ Only the last 10 events of a task are kept (as Nomad does), so earlier runs of a
 task are rebuilt backwards from ``Restarts`` and the restart policy's delay, which is exactly how
 the simulator spaced them.
 
-:func:`stream_logs` turns a file into what the endpoint sends: StreamFrames
+:func:`stream_logs` turns the files into what the endpoint sends: StreamFrames
 ``{Offset, Data, File, FileEvent}`` (every field omitempty, ``Data`` base64, ``Offset`` the
 position after the frame's data, at most 64 KiB of data each) concatenated without separators,
 ``{}`` heartbeats every second while following, or the raw bytes with ``plain``.
@@ -25,6 +26,8 @@ import base64
 import hashlib
 import struct
 import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +48,17 @@ __all__ = [
     "log_lines",
     "log_bytes",
     "log_horizon_ns",
+    "timed_lines",
+    "LogConfig",
+    "LogFile",
+    "LogSet",
+    "log_config",
+    "log_created_ns",
+    "task_log_set",
+    "cluster_log_set",
+    "extend",
+    "closest",
+    "chunks",
     "encode_frame",
     "stream_logs",
     "parse_rfc3339",
@@ -483,6 +497,21 @@ def log_lines(
     A line may hold several physical lines (a stack trace); each ends with ``\\n`` in the file.
     ``behaviours`` is the cluster's behaviour table (see :func:`task_runs`).
     """
+    return [line for _, line in timed_lines(cluster_seed, alloc, task, log_type, until_ns, since_ns,
+                                            behaviours=behaviours)]
+
+
+def timed_lines(
+    cluster_seed: int,
+    alloc: dict[str, Any],
+    task: str,
+    log_type: str,
+    until_ns: int,
+    since_ns: int = 0,
+    *,
+    behaviours: Behaviours | None = None,
+) -> list[tuple[int, str]]:
+    """:func:`log_lines` with the time (Unix ns) each line was written."""
     job, tg, spec = _task_spec(alloc, task)
     image = str((spec.get("Config") or {}).get("image") or "")
     c = _Ctx(
@@ -529,7 +558,7 @@ def log_lines(
             for i, line in enumerate(_ending(c, run, run_no)):
                 out.append((run.end_ns, 1000 + i, line))
     out.sort(key=lambda x: (x[0], x[1]))
-    return [line for _, _, line in out]
+    return [(t, line) for t, _, line in out]
 
 
 def log_bytes(
@@ -548,6 +577,196 @@ def log_bytes(
         for line in log_lines(cluster_seed, alloc, task, log_type, until_ns, since_ns,
                               behaviours=behaviours)
     )
+
+
+# -- rotation ------------------------------------------------------------------------------------
+MB = 1024 * 1024
+DEFAULT_MAX_FILES = 10  # api.LogConfig defaults
+DEFAULT_MAX_FILE_MB = 10
+DELETE_EVENT = "file deleted"  # the StreamFrame FileEvent of a file removed while streamed
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """A task's ``logs`` block: ``max_files`` kept of ``max_file_bytes`` each, or ``disabled``."""
+
+    max_files: int = DEFAULT_MAX_FILES
+    max_file_bytes: int = DEFAULT_MAX_FILE_MB * MB
+    disabled: bool = False
+
+
+def log_config(alloc: dict[str, Any], task: str) -> LogConfig:
+    """The task's ``LogConfig`` as logmon applies it (Nomad's defaults for unset values)."""
+    _, _, spec = _task_spec(alloc, task)
+    cfg = spec.get("LogConfig") or {}
+    files = int(cfg.get("MaxFiles") or DEFAULT_MAX_FILES)
+    size_mb = int(cfg.get("MaxFileSizeMB") or DEFAULT_MAX_FILE_MB)
+    return LogConfig(max(1, files), max(1, size_mb) * MB, bool(cfg.get("Disabled")))
+
+
+@dataclass
+class LogFile:
+    """One file ``alloc/logs/<task>.<type>.<index>``: ``size`` bytes starting at ``start`` in
+    everything the stream has written, created at ``created_ns``, last written at ``mtime_ns``."""
+
+    index: int
+    start: int
+    size: int
+    created_ns: int
+    mtime_ns: int
+
+
+class LogSet:
+    """The log files of one stream of a task, rotated as Nomad's logmon rotates them.
+
+    Lines are written whole to the current file while they fit in ``max_file_bytes``; the first
+    line that does not fit opens the next index (a line longer than a whole file is cut at the
+    file size, as ``FileRotator.Write`` cuts it), and only the newest ``max_files`` files are
+    kept: older ones are removed. Logmon outlives the task's restarts, so every run of the task
+    appends to the same set. Bytes of removed files are dropped.
+    """
+
+    def __init__(self, task: str, log_type: str, config: LogConfig, created_ns: int) -> None:
+        self.task = task
+        self.log_type = log_type
+        self.config = config
+        self.files: list[LogFile] = [LogFile(0, 0, 0, created_ns, created_ns)]
+        self.until_ns = created_ns
+        self._data = bytearray()
+        self._base = 0  # the stream position of self._data[0]
+        self.holds: list[int] = []
+        """Stream positions readers still need: a removed file stays readable from there, as an
+        open file descriptor keeps a deleted file readable."""
+
+    def name(self, index: int) -> str:
+        return f"{self.task}.{self.log_type}.{index}"
+
+    def path(self, index: int) -> str:
+        return f"alloc/logs/{self.name(index)}"
+
+    @property
+    def live(self) -> list[LogFile]:
+        """The files still on disk, oldest first."""
+        return self.files[-self.config.max_files:]
+
+    def get(self, index: int) -> LogFile | None:
+        live = self.live
+        pos = index - live[0].index
+        return live[pos] if 0 <= pos < len(live) else None
+
+    def content(self, f: LogFile, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes ``[start, end)`` of file ``f`` (of a removed file: what a hold kept of it)."""
+        stop = f.size if end is None else min(end, f.size)
+        lo = f.start + max(0, start) - self._base
+        hi = f.start + stop - self._base
+        return bytes(self._data[max(0, lo):max(0, hi)])
+
+    def feed(self, lines: list[tuple[int, str]], until_ns: int) -> None:
+        """Write ``lines`` (times and text, in order) and move the set's time to ``until_ns``."""
+        limit = self.config.max_file_bytes
+        for t, text in lines:
+            raw = (text + "\n").encode()
+            while raw:
+                cur = self.files[-1]
+                if cur.size and cur.size + len(raw) > limit:
+                    self._rotate(t)
+                    continue
+                piece = raw[: limit - cur.size] if len(raw) > limit - cur.size else raw
+                self._data += piece
+                cur.size += len(piece)
+                cur.mtime_ns = t
+                raw = raw[len(piece):]
+                if raw:
+                    self._rotate(t)
+        self.until_ns = max(self.until_ns, until_ns)
+        self._trim()
+
+    def _rotate(self, t: int) -> None:
+        cur = self.files[-1]
+        self.files.append(LogFile(cur.index + 1, cur.start + cur.size, 0, t, t))
+
+    def _trim(self) -> None:
+        keep = min([self.live[0].start, *self.holds])
+        if keep > self._base:
+            del self._data[: keep - self._base]
+            self._base = keep
+        if len(self.files) > 4 * self.config.max_files:
+            self.files = self.live
+
+
+def log_created_ns(alloc: dict[str, Any], task: str, behaviours: Behaviours | None = None) -> int | None:
+    """When logmon created the task's log files (its ``Task Setup``, else its first start), or
+    ``None`` when the task has not been set up."""
+    state = (alloc.get("TaskStates") or {}).get(task)
+    if state is None:
+        return None
+    for ev in state.get("Events") or []:
+        if ev.get("Type") == "Task Setup":
+            return int(ev.get("Time") or 0)
+    runs = task_runs(alloc, task, behaviours)
+    if runs:
+        return runs[0].start_ns
+    started = parse_rfc3339(state.get("StartedAt") or "")
+    return started or None
+
+
+def task_log_set(
+    cluster_seed: int,
+    alloc: dict[str, Any],
+    task: str,
+    log_type: str,
+    until_ns: int,
+    *,
+    behaviours: Behaviours | None = None,
+) -> LogSet | None:
+    """The task's ``log_type`` files as they are at ``until_ns``; ``None`` when the task has
+    written none (not set up yet, or ``logs { disabled = true }``)."""
+    config = log_config(alloc, task)
+    created = log_created_ns(alloc, task, behaviours)
+    if config.disabled or created is None or created > until_ns:
+        return None
+    logs = LogSet(task, log_type, config, created)
+    logs.feed(timed_lines(cluster_seed, alloc, task, log_type, until_ns, behaviours=behaviours), until_ns)
+    return logs
+
+
+def extend(logs: LogSet, cluster_seed: int, alloc: dict[str, Any], until_ns: int,
+           *, behaviours: Behaviours | None = None) -> None:
+    """Write what the task wrote in ``[logs.until_ns, until_ns)`` into ``logs``."""
+    if until_ns > logs.until_ns:
+        logs.feed(timed_lines(cluster_seed, alloc, logs.task, logs.log_type, until_ns, logs.until_ns,
+                              behaviours=behaviours), until_ns)
+
+
+_CACHE_SIZE = 32
+_caches: weakref.WeakKeyDictionary[SimCluster, OrderedDict[tuple[Any, ...], LogSet]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def cluster_log_set(cluster: SimCluster, alloc: dict[str, Any], task: str, log_type: str,
+                    until_ns: int) -> LogSet | None:
+    """:func:`task_log_set` through a small per-cluster cache (the caller holds the lock).
+
+    A set is kept per allocation *version* (``ModifyIndex``) and extended with what was written
+    since it was made, so reading a long log again costs only the new lines; a changed
+    allocation (a restart, a stop) is read afresh.
+    """
+    cache = _caches.get(cluster)
+    if cache is None:
+        cache = _caches[cluster] = OrderedDict()
+    key = (cluster.seed, alloc.get("ID"), alloc.get("ModifyIndex"), task, log_type, id(cluster.behaviours))
+    found = cache.get(key)
+    if found is not None and found.until_ns <= until_ns:
+        cache.move_to_end(key)
+        extend(found, cluster.seed, alloc, until_ns, behaviours=cluster.behaviours)
+        return found
+    made = task_log_set(cluster.seed, alloc, task, log_type, until_ns, behaviours=cluster.behaviours)
+    if made is not None:
+        cache[key] = made
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+    return made
 
 
 # -- streaming -----------------------------------------------------------------------------------
@@ -582,11 +801,43 @@ def encode_frame(
     return orjson.dumps(frame)
 
 
-def _chunks(data: bytes, start: int, path: str, plain: bool) -> Iterator[bytes]:
+def chunks(data: bytes, start: int, path: str, plain: bool) -> Iterator[bytes]:
     """``data`` (which begins at file position ``start``) as frames of at most 64 KiB."""
     for i in range(0, len(data), FRAME_SIZE):
         piece = data[i : i + FRAME_SIZE]
         yield piece if plain else encode_frame(offset=start + i + len(piece), data=piece, file=path)
+
+
+def closest(live: list[LogFile], index: int, offset: int) -> tuple[int, int]:
+    """Nomad's ``findClosest``: the position in ``live`` and the offset in that file to start at,
+    for the first file at or after ``index`` (the last one past them all) and ``offset`` bytes
+    from its start (negative: from its end), moving across files as the offset runs over."""
+    pos = next((i for i, f in enumerate(live) if f.index >= index), len(live) - 1)
+    while True:
+        size = live[pos].size
+        if offset == 0:
+            return pos, 0
+        if offset < 0:
+            if size + offset >= 0:
+                return pos, size + offset
+            if pos == 0:
+                return 0, 0
+            offset += size
+            pos -= 1
+        else:
+            if offset <= size:
+                return pos, offset
+            if pos == len(live) - 1:
+                return pos, size
+            offset -= size
+            pos += 1
+
+
+def _alloc_logs(cluster: SimCluster, alloc_id: str, task: str, log_type: str) -> LogSet | None:
+    alloc = cluster.state.allocs.get(alloc_id)
+    if alloc is None:
+        return None
+    return cluster_log_set(cluster, alloc, task, log_type, log_horizon_ns(cluster))
 
 
 def stream_logs(
@@ -601,22 +852,32 @@ def stream_logs(
     offset: int = 0,
     heartbeat_s: float = HEARTBEAT_S,
     poll_s: float = POLL_S,
+    log_set: LogSet | None = None,
 ) -> Iterator[bytes]:
     """The body of ``GET /v1/client/fs/logs/:alloc_id`` as a stream of chunks.
+
+    As Nomad's ``logsImpl``: the start is found across the files (``origin`` ``start``: from
+    the oldest file kept, ``offset`` bytes on; ``end``: ``offset`` bytes back from the end of the
+    newest), then each file is sent to its end before the next, every frame naming its file and
+    its offset in it. Without ``follow`` the stream ends at the end of the newest file.
 
     Parameters
     ----------
     cluster:
         The cluster; with ``follow`` it is polled every ``poll_s`` of real time.
     alloc_id, task, log_type:
-        Which file (the caller has validated them).
+        Which stream (the caller has validated them).
     follow:
-        Keep the stream open and send lines as simulated time passes, with a ``{}`` heartbeat
-        every ``heartbeat_s`` (framed mode only; plain mode sends nothing between lines).
+        Keep the stream open and send lines as simulated time passes, moving on to the next file
+        when the log rotates (a file removed before it was read through ends with a
+        ``file deleted`` frame), with a ``{}`` heartbeat every ``heartbeat_s`` (framed mode
+        only; plain mode sends nothing between lines).
     plain:
         Raw bytes instead of StreamFrames.
     origin, offset:
-        Where to start: ``offset`` bytes from the start, or from the end with ``origin="end"``.
+        Where to start, as above.
+    log_set:
+        The files as the caller found them (read again from the cluster when ``None``).
 
     Yields
     ------
@@ -624,39 +885,57 @@ def stream_logs(
         Frames (or raw bytes); an empty chunk now and then in plain follow mode, so a server can
         notice a closed connection. The generator stops promptly when closed.
     """
-    path = log_path(task, log_type)
     seed = cluster.seed
-    with cluster.state.lock:
-        alloc = cluster.state.allocs.get(alloc_id)
-        if alloc is None:
-            return
-        until = log_horizon_ns(cluster)
-        data = log_bytes(seed, alloc, task, log_type, until, behaviours=cluster.behaviours)
-    size = len(data)
-    pos = max(0, size - offset) if origin == "end" else max(0, offset)
-    if pos < size:
-        yield from _chunks(data[pos:], pos, path, plain)
-    if not follow:
-        return
-    last_beat = time.monotonic()
-    while True:
-        time.sleep(poll_s)
+    logs = log_set
+    if logs is None:
         with cluster.state.lock:
-            alloc = cluster.state.allocs.get(alloc_id)
-            if alloc is None:
-                return
-            horizon = log_horizon_ns(cluster)
-            new = (log_bytes(seed, alloc, task, log_type, horizon, until, behaviours=cluster.behaviours)
-                   if horizon > until else b"")
-            until = max(until, horizon)
-        if new:
-            start = size
-            size += len(new)
-            if size > pos:
-                skip = max(0, pos - start)
-                yield from _chunks(new[skip:], start + skip, path, plain)
-                pos = size
-        now = time.monotonic()
-        if now - last_beat >= heartbeat_s:
-            last_beat = now
-            yield b"" if plain else b"{}"
+            logs = _alloc_logs(cluster, alloc_id, task, log_type)
+    if logs is None:
+        return
+    live = logs.live
+    pos, at = closest(live, 0 if origin == "start" else 2**63 - 1, offset if origin == "start" else -offset)
+    cur = live[pos]
+
+    def drain() -> list[bytes]:
+        """Everything available from the reader's place on (the caller holds the lock: a set
+        may be shared with other readers that extend it)."""
+        nonlocal cur, at
+        out: list[bytes] = []
+        while True:
+            if cur.size > at:
+                out.extend(chunks(logs.content(cur, at), at, logs.path(cur.index), plain))
+                at = cur.size
+            if logs.files[-1] is cur:
+                return out
+            if logs.get(cur.index) is None and not plain:  # removed under the reader: read through, then
+                out.append(encode_frame(offset=at, file=logs.path(cur.index), file_event=DELETE_EVENT))
+            cur, at = next(g for g in logs.live if g.index > cur.index), 0
+
+    with cluster.state.lock:
+        hold = [cur.start]
+        logs.holds.append(hold[0])
+        first = drain()
+    try:
+        yield from first
+        if not follow:
+            return
+        last_beat = time.monotonic()
+        while True:
+            time.sleep(poll_s)
+            with cluster.state.lock:
+                alloc = cluster.state.allocs.get(alloc_id)
+                if alloc is None:
+                    return
+                logs.holds.remove(hold[0])
+                hold[0] = cur.start
+                logs.holds.append(hold[0])
+                extend(logs, seed, alloc, log_horizon_ns(cluster), behaviours=cluster.behaviours)
+                new = drain()
+            yield from new
+            now = time.monotonic()
+            if now - last_beat >= heartbeat_s:
+                last_beat = now
+                yield b"" if plain else b"{}"
+    finally:
+        with cluster.state.lock:
+            logs.holds.remove(hold[0])

@@ -106,13 +106,19 @@ def test_current_layout_is_nomads(tmp_path: Path) -> None:
     outside = {"index.json", "index.html", "cluster/eventstream.json"}
     outside |= {f for f in files if f.endswith("/monitor.log")}
     assert sorted(manifest) == sorted(set(files) - outside)
-    # a monitor per node (up to -max-nodes, 10) and per server; an agent that does not stream
-    # leaves the CLI's error line
+    # a monitor per node (up to -max-nodes, 10) and per server, holding what each logged over
+    # the capture: a client its task events, the server its scheduler worker
     monitors = sorted(f for f in files if f.startswith("client/") and f.endswith("/monitor.log"))
     node_ids = [n["ID"] for n in json.loads(files["cluster/nodes.json"])][:10]
     assert monitors == sorted(f"client/{i}/monitor.log" for i in node_ids)
-    assert all(files[m].startswith(b"monitor: Unexpected response code: 404") for m in monitors)
-    assert any(f.startswith("server/") for f in files)
+    assert any(files[m] for m in monitors), "the default scenario's tasks log events over the capture"
+    for m in monitors:
+        assert all(b" [INFO]  client.alloc_runner.task_runner: Task event: " in line
+                   for line in files[m].splitlines())
+    servers = [f for f in files if f.startswith("server/") and f.endswith("/monitor.log")]
+    assert servers
+    for m in servers:
+        assert all(b" [DEBUG] worker: dequeued evaluation: " in line for line in files[m].splitlines())
     assert files["index.json"].endswith(b"]\n")
     # interval lists are NDJSON: one compact object per line, each line ending in a newline
     allocs = files["interval/0000/allocations.json"]

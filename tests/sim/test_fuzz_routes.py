@@ -49,17 +49,22 @@ NOMAD_500 = re.compile(
     r"|can't set health of allocations for a terminal deployment$"
     r"|must specify at least one healthy/unhealthy allocation ID$|unknown alloc \"|alloc \"[^\"]*\" is not part of "
     r"|Cannot delete nonexistent tokens: |context must be one of \[.*\] or 'all' for all contexts; got "
+    # the allocation directory (client/allocdir, client/fs_endpoint.go, command/agent/fs_endpoint.go)
+    r"|Path escapes the alloc directory$|(readdirent|stat) /opt/nomad/data/alloc/[^ ]*: not a directory$"
+    r"|Reading (secret|private) file prohibited: |error parsing (offset|limit): strconv.ParseInt: "
+    r"|failed to parse follow field to boolean: |can't seek to offset -?\d+: "
     # allocRestart returns the body's decode error uncoded (command/agent/alloc_endpoint.go)
     r"|invalid character |unexpected EOF$|json: cannot unmarshal |exceeded max depth$)"
 )
 PARAMS = ("index", "wait", "namespace", "prefix", "per_page", "next_token", "filter", "reverse", "meta",
           "pretty", "purge", "all", "resources", "task_states", "diffs", "version", "node_id", "task",
           "type", "origin", "offset", "plain", "job", "status", "topic", "stale", "global", "eval_priority",
-          "idempotency_token", "cas")
+          "idempotency_token", "cas", "path", "limit", "follow", "address", "node", "prune", "log_level")
 ODD = st.sampled_from([
     "", "0", "1", "-1", "true", "false", "*", "default", "team", "stdout", "end", "10ms", "1s", "-5s",
     "9223372036854775807", "9223372036854775808", "-9223372036854775809", "1e400", "NaN", "0x10",
     "Job", "Job:a", "Node:*", "a:b:c", "ID == \"x\"", "Name matches \"[\"", "ID is empty", "é", "\x00",
+    "alloc", "../..", "t/secrets", "alloc/logs/t.stderr.0", "127.0.0.1",
 ])
 JSON_LEAF = st.one_of(
     st.none(), st.booleans(), st.text(max_size=8),

@@ -530,3 +530,84 @@ def test_follow_over_the_wire() -> None:
             )
         # The server is still fine after the client hung up mid-stream.
         assert http.get("/v1/client/stats", params={"node_id": alloc["NodeID"]}).status_code == 200
+
+
+# -- rotation ------------------------------------------------------------------------------------
+def test_log_set_rotates_as_logmon() -> None:
+    from nomadlab.sim.logs import LogConfig, LogSet
+
+    logs = LogSet("web", "stdout", LogConfig(max_files=3, max_file_bytes=100), created_ns=5)
+    lines = [(10 + i, f"line {i:02d} " + "x" * 20) for i in range(12)]  # 29 bytes each with the newline
+    logs.feed(lines, 100)
+    live = logs.live
+    assert [f.index for f in live] == [1, 2, 3]  # 4 files written, the oldest removed
+    assert [f.size for f in live] == [87, 87, 87]  # three whole lines fit in 100 bytes, the fourth rotates
+    assert logs.content(live[0]) == b"".join((t + "\n").encode() for _, t in lines[3:6])
+    assert live[-1].mtime_ns == 21 and live[0].created_ns == 13
+    assert logs.get(0) is None and logs.path(2) == "alloc/logs/web.stdout.2"
+    logs.feed([(200, "y" * 250)], 300)  # a line longer than a file is cut at the file size
+    assert [f.size for f in logs.live] == [100, 100, 51]
+    assert logs.content(logs.live[-1]).endswith(b"y\n")
+
+
+def _rotating(max_files: int) -> tuple[SimCluster, dict[str, Any]]:
+    cluster = SimCluster(seed=3)
+    _node(cluster)
+    nginx = task("nginx", image="nginx:1.27")
+    nginx["LogConfig"] = {"MaxFiles": max_files, "MaxFileSizeMB": 1}
+    cluster.register_job(job_spec("web", [group("frontend", [nginx])], datacenters=["dc1"]))
+    cluster.advance(2 * 3600)
+    return cluster, _one(cluster, "web")
+
+
+def test_follow_moves_on_when_the_log_rotates_and_notes_removed_files() -> None:
+    from nomadlab.sim.logs import cluster_log_set, stream_logs
+
+    cluster, alloc = _rotating(max_files=2)
+    stream = stream_logs(cluster, alloc["ID"], "nginx", "stdout", follow=True, poll_s=0.001, heartbeat_s=0.01)
+    frames = _frames(stream)
+    first = _read_until_heartbeat(frames)
+    assert {f["File"] for f in first} == {"alloc/logs/nginx.stdout.0"}
+    cluster.advance(4 * 3600)  # past 1 MB: .0 is full and .1 open
+    later: list[dict[str, Any]] = []
+    while not any(f.get("File", "").endswith(".1") for f in later):
+        later += _read_until_heartbeat(frames)
+    with cluster.state.lock:
+        logs = cluster_log_set(cluster, cluster.state.allocs[alloc["ID"]], "nginx", "stdout", cluster.now_ns())
+        assert logs is not None
+        zero = logs.content(logs.get(0)) if logs.get(0) else b""
+    sent_zero = data_of(first) + data_of(f for f in later if f["File"].endswith(".0"))
+    assert sent_zero == zero and len(zero) > 1024 * 1024 - 4096  # .0 sent to its end, then .1 from 0
+    one = [f for f in later if f["File"].endswith(".1")]
+    assert one[0]["Offset"] == len(base64.b64decode(one[0]["Data"]))
+    cluster.advance(20 * 3600)  # several rotations between two polls: .1 is removed under the reader
+    rest: list[dict[str, Any]] = []
+    while not any(f.get("FileEvent") for f in rest):
+        rest += _read_until_heartbeat(frames)
+    deleted = next(f for f in rest if f.get("FileEvent"))
+    assert deleted["FileEvent"] == "file deleted" and deleted["File"] == "alloc/logs/nginx.stdout.1"
+    ones = [f for f in one + rest if f.get("File", "").endswith(".1") and f.get("Data")]
+    assert ones[-1]["Offset"] == deleted["Offset"] > 1024 * 1024 - 4096  # read through before its event
+    assert data_of(ones) and len(data_of(ones)) == deleted["Offset"]
+    after = rest[rest.index(deleted) + 1:]
+    # files written and removed between two polls are skipped: the reader goes on at the oldest kept
+    assert after and int(after[0]["File"].rsplit(".", 1)[1]) > 2 and after[0]["Offset"] <= 64 * 1024
+    assert [f for f in rest if f.get("FileEvent")] == [deleted]
+    stream.close()
+
+
+def test_fs_stream_of_a_log_file_ends_when_rotation_removes_it() -> None:
+    from nomadlab.sim.allocdir import alloc_fs, stream_file
+
+    cluster, alloc = _rotating(max_files=1)
+    with cluster.state.lock:
+        node = alloc_fs(cluster, cluster.state.allocs[alloc["ID"]]).stat("alloc/logs/nginx.stdout.0")
+    chunks = stream_file(cluster, alloc["ID"], "alloc/logs/nginx.stdout.0", node, follow=True,
+                         poll_s=0.001, heartbeat_s=0.01)
+    frames = _frames(chunks)
+    assert _read_until_heartbeat(frames)
+    cluster.advance(6 * 3600)
+    tail = list(frames)  # the stream ends by itself once the file is gone
+    assert tail[-1] == {"Offset": tail[-1]["Offset"], "File": "alloc/logs/nginx.stdout.0",
+                        "FileEvent": "file deleted"}
+    assert tail[-1]["Offset"] > 1024 * 1024 - 4096  # everything written to it was read first

@@ -57,12 +57,16 @@ REQUIREMENTS: list[tuple[str, str, Requirement]] = [
     ("*", r"/v1/client/.+", AUTH),
     ("*", r"/v1/agent/self", Requirement("agent", level="read")),
     ("*", r"/v1/agent/members", Requirement("node", level="read")),
+    # agent:read/write checked in the handler, after its 400s; join only warns without a token
+    ("*", r"/v1/agent/servers", AUTH),
+    ("PUT|POST", r"/v1/agent/force-leave", Requirement("agent", level="write")),
     ("*", r"/v1/namespaces?(/.*)?", AUTH),
     ("*", r"/v1/event/stream", AUTH),
     ("*", r"/v1/system/.+", Requirement("mgmt")),
     # the handlers check operator read/write and management, after their method and body checks
     ("*", r"/v1/operator/(scheduler|raft)/.+", AUTH),
-    ("GET", r"/v1/vars", AUTH),
+    ("*", r"/v1/vars", AUTH),
+    ("*", r"/v1/var/.*", AUTH),
     ("GET", r"/v1/volumes", AUTH),
     ("GET", r"/v1/plugins", AUTH),
     ("*", r"/v1/scaling/.+", AUTH),

@@ -1,4 +1,5 @@
-"""Node-local client routes (REFERENCE §5): usage stats and task logs.
+"""Node-local client routes (REFERENCE §5, §11.6): usage stats, task logs and the allocation
+directory (``/v1/client/fs/*``).
 
 The numbers and lines come from :mod:`nomadlab.sim.usage` and :mod:`nomadlab.sim.logs`; these
 handlers only parse parameters in Nomad's order, answer Nomad's error texts, and pick the node
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .. import logs, request_types, usage
+from .. import allocdir, logs, request_types, usage
 from ..acl import require_ns
 from ..errors import NomadHTTPError, bad_request
 from ..http import Request, Response
@@ -127,11 +128,169 @@ def alloc_logs(c: SimCluster, req: Request, alloc_id: str) -> Response:
             raise bad_request(f'unknown task name "{task}"')
         if not logs.parse_rfc3339(state.get("StartedAt") or ""):
             raise NomadHTTPError(404, f'task "{task}" not started yet. No logs available')
+        found_logs = logs.cluster_log_set(c, alloc, task, log_type, logs.log_horizon_ns(c))
+        if found_logs is None:  # logmon's notFoundErr (``logs { disabled = true }``)
+            raise NomadHTTPError(404, f'log entry for task "{task}" and log type "{log_type}" not found')
     stream = logs.stream_logs(
-        c, alloc_id, task, log_type, follow=follow, plain=plain, origin=origin, offset=offset
+        c, alloc_id, task, log_type, follow=follow, plain=plain, origin=origin, offset=offset,
+        log_set=found_logs,
     )
     content_type = "text/plain" if plain else "application/json"
     return Response(status=200, headers={"Content-Type": content_type}, stream=stream)
+
+
+# -- the allocation directory (command/agent/fs_endpoint.go, client/fs_endpoint.go) ----------------
+def _fs_alloc(c: SimCluster, req: Request, alloc_id: str) -> allocdir.AllocFS:
+    """The allocation's directory, after Nomad's checks in its order (``nomad/client_fs_endpoint.go``):
+    the allocation (404 ``Unknown allocation``), ``read-fs`` on its namespace (403), then the node
+    that runs it (404 ``No path to node`` when it is down)."""
+    found = c.state.allocs.get(alloc_id)
+    if found is None or alloc_id in c.client_collected:
+        raise NomadHTTPError(404, f'Unknown allocation "{alloc_id}"')
+    require_ns(req, found["Namespace"], "read-fs")
+    alloc, _ = _client_alloc(c, alloc_id)
+    return allocdir.alloc_fs(c, alloc)
+
+
+def _listing_error(exc: allocdir.FsError) -> NomadHTTPError:
+    """ls/stat: a missing file is 404 (``IsErrNoSuchFileOrDirectory``), anything else uncoded."""
+    return NomadHTTPError(404 if exc.kind == "missing" else 500, exc.text)
+
+
+def fs_ls(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    """GET /v1/client/fs/ls/:alloc_id?path= (default ``/``): ``[AllocFileInfo]`` by name."""
+    if not alloc_id:
+        raise bad_request("must provide a valid alloc id")
+    path = req.param("path") or "/"
+    with c.state.lock:
+        fs = _fs_alloc(c, req, alloc_id)
+        try:
+            return json_response(req, fs.list(path))
+        except allocdir.FsError as exc:
+            raise _listing_error(exc) from None
+
+
+def fs_stat(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    """GET /v1/client/fs/stat/:alloc_id?path=: one ``AllocFileInfo`` with ``ContentType``."""
+    if not alloc_id:
+        raise bad_request("must provide a valid alloc id")
+    path = req.param("path") or ""
+    if not path:
+        raise bad_request("must provide a file name")
+    with c.state.lock:
+        fs = _fs_alloc(c, req, alloc_id)
+        try:
+            node = fs.stat(path)
+        except allocdir.FsError as exc:
+            raise _listing_error(exc) from None
+        return json_response(req, allocdir.file_info(node, with_content_type=True))
+
+
+def _parse_int64(value: str, what: str, status: int = 500) -> int:
+    """``strconv.ParseInt(value, 10, 64)``, failing as the handler does (``error parsing …``)."""
+    if not _INT64.match(value):
+        raise NomadHTTPError(status, f'error parsing {what}: strconv.ParseInt: parsing "{value}": invalid syntax')
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise NomadHTTPError(status, f'error parsing {what}: strconv.ParseInt: parsing "{value}": value out of range')
+    return number
+
+
+def _fs_stream(
+    c: SimCluster, req: Request, alloc_id: str, path: str, *, offset: int, origin: str = "start",
+    limit: int = 0, follow: bool = False, plain: bool = True,
+) -> Response:
+    """``FileSystem.Stream``: the file at ``path`` from ``offset``, as the client streams it.
+
+    A stat error (a missing file, an escaping path) is 400, a directory 400
+    ``file "<path>" is a directory``; the read's own refusals (``secrets/``, a negative
+    offset) are 500, as they come from the streaming goroutine.
+    """
+    with c.state.lock:
+        fs = _fs_alloc(c, req, alloc_id)
+        try:
+            node = fs.stat(path)
+        except allocdir.FsError as exc:
+            raise bad_request(exc.text) from None
+        if node.is_dir:
+            raise bad_request(f'file "{path}" is a directory')
+        if origin == "end":
+            offset = max(node.size - offset, 0)
+        try:
+            fs.read_check(path)
+        except allocdir.FsError as exc:
+            raise NomadHTTPError(500, exc.text) from None
+        if offset < 0:
+            host = "/".join([fs.host_dir, *(allocdir.clean_path(path) or [])])
+            raise NomadHTTPError(500, f"can't seek to offset {offset}: seek {host}: invalid argument")
+    stream = allocdir.stream_file(c, alloc_id, path, node, offset=offset, limit=limit, follow=follow, plain=plain)
+    if not plain:
+        return Response(status=200, headers={"Content-Type": "application/json"}, stream=stream)
+    # wrapUntrustedContent (helper/noxssrw): the type sniffed from the bytes, HTML made plain
+    body = b"".join(stream)
+    content_type = allocdir.sniff(body)
+    if content_type.startswith(("text/html", "text/xhtml")):
+        content_type = "text/plain"
+    headers = {"Content-Type": content_type}
+    if body:
+        headers.update({
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+            "X-Content-Type-Options": "nosniff",
+            "X-XSS-Protection": "1; mode=block",
+        })
+    return Response(status=200, headers=headers, body=body)
+
+
+def fs_cat(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    """GET /v1/client/fs/cat/:alloc_id?path=: the file's bytes (``read-fs``)."""
+    if not alloc_id:
+        raise bad_request("must provide a valid alloc id")
+    path = req.param("path") or ""
+    if not path:
+        raise bad_request("must provide a file name")
+    return _fs_stream(c, req, alloc_id, path, offset=0)
+
+
+def fs_readat(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    """GET /v1/client/fs/readat/:alloc_id?path=&offset=&limit=: ``limit`` bytes (all when 0 or
+    absent) from ``offset``, which is required (an empty one fails to parse: 500)."""
+    if not alloc_id:
+        raise bad_request("must provide a valid alloc id")
+    path = req.param("path") or ""
+    if not path:
+        raise bad_request("must provide a file name")
+    offset = _parse_int64(req.param("offset") or "", "offset")
+    limit_text = req.param("limit") or ""
+    limit = _parse_int64(limit_text, "limit") if limit_text else 0
+    return _fs_stream(c, req, alloc_id, path, offset=offset, limit=limit)
+
+
+def fs_stream(c: SimCluster, req: Request, alloc_id: str) -> Response:
+    """GET /v1/client/fs/stream/:alloc_id?path=&offset=&origin=&follow=: StreamFrames of a file;
+    ``follow`` defaults to true."""
+    if not alloc_id:
+        raise bad_request("must provide a valid alloc id")
+    path = req.param("path") or ""
+    if not path:
+        raise bad_request("must provide a file name")
+    follow = True
+    follow_text = req.param("follow") or ""
+    if follow_text:
+        try:
+            follow = parse_bool(follow_text)
+        except ValueError as exc:
+            raise NomadHTTPError(500, f"failed to parse follow field to boolean: {exc}") from None
+    offset_text = req.param("offset") or ""
+    offset = _parse_int64(offset_text, "offset") if offset_text else 0
+    origin = req.param("origin") or "start"
+    if origin not in ("start", "end"):
+        raise bad_request("origin must be start or end")
+    return _fs_stream(c, req, alloc_id, path, offset=offset, origin=origin, follow=follow, plain=False)
+
+
+def fs_unknown(c: SimCluster, req: Request, rest: str) -> Response:
+    """Any other /v1/client/fs/…: ``FsRequest`` answers 404 ``Invalid method``."""
+    raise NomadHTTPError(404, "Invalid method")
 
 
 def _lifecycle_alloc(c: SimCluster, req: Request, alloc_id: str, *caps: str) -> dict[str, Any]:
@@ -207,4 +366,10 @@ def register(router: Router) -> None:
     router.add("*", r"/v1/client/allocation/(?P<alloc_id>[^/]+)/gc", alloc_gc)
     router.add("*", r"/v1/client/allocation/(?P<rest>.*)", client_alloc_unknown)
     router.add("*", r"/v1/client/gc", client_gc)
-    router.add("GET", r"/v1/client/fs/logs/(?P<alloc_id>[^/]*)", alloc_logs)
+    router.add("*", r"/v1/client/fs/logs/(?P<alloc_id>[^/]*)", alloc_logs)
+    router.add("*", r"/v1/client/fs/ls/(?P<alloc_id>.*)", fs_ls)
+    router.add("*", r"/v1/client/fs/stat/(?P<alloc_id>.*)", fs_stat)
+    router.add("*", r"/v1/client/fs/cat/(?P<alloc_id>.*)", fs_cat)
+    router.add("*", r"/v1/client/fs/readat/(?P<alloc_id>.*)", fs_readat)
+    router.add("*", r"/v1/client/fs/stream/(?P<alloc_id>.*)", fs_stream)
+    router.add("*", r"/v1/client/fs/(?P<rest>.*)", fs_unknown)
