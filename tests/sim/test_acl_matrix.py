@@ -117,7 +117,8 @@ R = {  # the router's patterns, by name, to key the cases
     "self": r"/v1/agent/self", "members": r"/v1/agent/members", "health": r"/v1/agent/health",
     "namespaces": r"/v1/namespaces", "namespace": r"/v1/namespace/(?P<name>[^/]+)",
     "pools": r"/v1/node/pools", "pool": r"/v1/node/pool/(?P<name>[^/]+)",
-    "jobs_get": r"/v1/jobs", "jobs_parse": r"/v1/jobs/parse", "job": r"/v1/job/(?P<rest>.+)",
+    "jobs_get": r"/v1/jobs", "jobs_parse": r"/v1/jobs/parse", "job_statuses": r"/v1/jobs/statuses",
+    "job": r"/v1/job/(?P<rest>.+)",
     "allocs": r"/v1/allocations", "alloc_stop": r"/v1/allocation/(?P<alloc_id>[^/]+)/stop",
     "alloc_sub": r"/v1/allocation/(?P<alloc_id>[^/]+)/(?P<sub>.+)",
     "alloc": r"/v1/allocation/(?P<alloc_id>[^/]+)",
@@ -173,6 +174,12 @@ CASES: list[Case] = [
     Case("jobs-list-team", R["jobs_get"], "GET", P("/v1/jobs"), _profile(OK, TEAM), {"namespace": "team"}),
     Case("jobs-list-star", R["jobs_get"], "GET", P("/v1/jobs"), _profile(OK, ("read", "other", "write", "mgmt")),
          {"namespace": "*"}),
+    Case("job-statuses", R["job_statuses"], "GET", P("/v1/jobs/statuses"), _profile(OK, READ_DEFAULT)),
+    Case("job-statuses-star", R["job_statuses"], "GET", P("/v1/jobs/statuses"),
+         _profile(OK, ("read", "other", "write", "mgmt")), {"namespace": "*"}),
+    # a POST naming jobs of one namespace is checked on that namespace
+    Case("job-statuses-post-team", R["job_statuses"], "POST", P("/v1/jobs/statuses"), _profile(OK, TEAM),
+         body={"Jobs": [{"ID": "b", "Namespace": "team"}]}),
     Case("jobs-register", R["jobs_get"], "PUT", P("/v1/jobs"), _profile(OK, WRITE_DEFAULT), body=_job_body()),
     Case("jobs-register-body-team", R["jobs_get"], "PUT", P("/v1/jobs"), _profile(OK, TEAM),
          body=_job_body("team")),
@@ -446,7 +453,7 @@ def test_expired_token_is_denied_on_filtered_lists(path: str) -> None:
 def test_namespace_star_lists_only_readable_objects() -> None:
     world = _world()
     for token, want in (("read", {"default"}), ("other", {"team"}), ("mgmt", {"default", "team"})):
-        for path in ("/v1/jobs", "/v1/allocations", "/v1/evaluations", "/v1/deployments"):
+        for path in ("/v1/jobs", "/v1/jobs/statuses", "/v1/allocations", "/v1/evaluations", "/v1/deployments"):
             r = world.http.get(path, params={"namespace": "*"}, headers=world.headers(token))
             assert {o["Namespace"] for o in r.json()} == want, (path, token)
 

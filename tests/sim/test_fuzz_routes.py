@@ -49,13 +49,15 @@ NOMAD_500 = re.compile(
     r"|can't set health of allocations for a terminal deployment$"
     r"|must specify at least one healthy/unhealthy allocation ID$|unknown alloc \"|alloc \"[^\"]*\" is not part of "
     r"|Cannot delete nonexistent tokens: |context must be one of \[.*\] or 'all' for all contexts; got "
+    # Job.Statuses codes its paginator's errors 500 (nomad/job_endpoint_statuses.go)
+    r"|failed to create result paginator: failed to read filter expression: |failed to read result page: "
     # allocRestart returns the body's decode error uncoded (command/agent/alloc_endpoint.go)
     r"|invalid character |unexpected EOF$|json: cannot unmarshal |exceeded max depth$)"
 )
 PARAMS = ("index", "wait", "namespace", "prefix", "per_page", "next_token", "filter", "reverse", "meta",
           "pretty", "purge", "all", "resources", "task_states", "diffs", "version", "node_id", "task",
           "type", "origin", "offset", "plain", "job", "status", "topic", "stale", "global", "eval_priority",
-          "idempotency_token", "cas")
+          "idempotency_token", "cas", "include_children")
 ODD = st.sampled_from([
     "", "0", "1", "-1", "true", "false", "*", "default", "team", "stdout", "end", "10ms", "1s", "-5s",
     "9223372036854775807", "9223372036854775808", "-9223372036854775809", "1e400", "NaN", "0x10",
