@@ -150,7 +150,8 @@ R = {  # the router's patterns, by name, to key the cases
     "raft_other": r"/v1/operator/raft/(?P<rest>.*)", "license": r"/v1/operator/license",
     "vars": r"/v1/vars", "volumes": r"/v1/volumes", "plugins": r"/v1/plugins",
     "scaling_policies": r"/v1/scaling/policies", "scaling_policy": r"/v1/scaling/policy/(?P<policy_id>[^/]+)",
-    "metrics": r"/v1/metrics", "search": r"/v1/search", "services": r"/v1/services",
+    "metrics": r"/v1/metrics", "search": r"/v1/search", "search_fuzzy": r"/v1/search/fuzzy",
+    "services": r"/v1/services",
     "service": r"/v1/service/(?P<rest>.*)",
 }
 
@@ -360,6 +361,15 @@ CASES: list[Case] = [
     Case("service-team", R["service"], "GET", P("/v1/service/web"), _profile(OK, TEAM), {"namespace": "team"}),
     Case("metrics", R["metrics"], "GET", P("/v1/metrics"), _profile(OK, ALL)),
     Case("metrics-prometheus", R["metrics"], "GET", P("/v1/metrics"), _profile(OK, ALL), {"format": "prometheus"}),
+    Case("search-fuzzy-jobs", R["search_fuzzy"], "POST", P("/v1/search/fuzzy"), _profile(OK, READ_DEFAULT),
+         body={"Text": "aa", "Context": "jobs"}),
+    Case("search-fuzzy-jobs-team", R["search_fuzzy"], "POST", P("/v1/search/fuzzy"), _profile(OK, TEAM),
+         {"namespace": "team"}, body={"Text": "bb", "Context": "jobs"}),
+    Case("search-fuzzy-nodes", R["search_fuzzy"], "POST", P("/v1/search/fuzzy"), _profile(OK, NODE_READ),
+         body={"Text": "n1", "Context": "nodes"}),
+    # namespace=* skips the up-front check: every token is answered with what it may read
+    Case("search-fuzzy-star", R["search_fuzzy"], "POST", P("/v1/search/fuzzy"), _profile(OK, ALL),
+         {"namespace": "*"}, body={"Text": "aa", "Context": "jobs"}),
     Case("search-all", R["search"], "POST", P("/v1/search"), _profile(OK, ALL), body={"Prefix": "a", "Context": "all"}),
 ]
 

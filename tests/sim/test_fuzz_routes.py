@@ -49,6 +49,8 @@ NOMAD_500 = re.compile(
     r"|can't set health of allocations for a terminal deployment$"
     r"|must specify at least one healthy/unhealthy allocation ID$|unknown alloc \"|alloc \"[^\"]*\" is not part of "
     r"|Cannot delete nonexistent tokens: |context must be one of \[.*\] or 'all' for all contexts; got "
+    # Search.FuzzySearch's uncoded term-length error
+    r"|fuzzy search query must be at least \d+ characters, got \d+$"
     # Job.Statuses codes its paginator's errors 500 (nomad/job_endpoint_statuses.go)
     r"|failed to create result paginator: failed to read filter expression: |failed to read result page: "
     # allocRestart returns the body's decode error uncoded (command/agent/alloc_endpoint.go)
