@@ -20,7 +20,12 @@ from .lifecycle import (
     IllegalTransition,
     apply_task_transition,
     client_status,
+    exit_event_fields,
+    kill_event_fields,
+    pull_event_fields,
     restart_decision,
+    restart_event_fields,
+    signal_event_fields,
 )
 from .scheduler import alloc_terminal
 
@@ -36,18 +41,6 @@ SIGNALS = frozenset({
     "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGUSR1", "SIGUSR2", "SIGVTALRM", "SIGWINCH", "SIGXCPU",
     "SIGXFSZ",
 })
-
-
-def _duration_text(ns: int) -> str:
-    """A Go ``time.Duration`` string for whole seconds/minutes/hours (e.g. ``30m0s``)."""
-    s = ns // NS_PER_S
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    if h:
-        return f"{h}h{m}m{sec}s"
-    if m:
-        return f"{m}m{sec}s"
-    return f"{sec}s"
 
 
 class AllocationOperations:
@@ -140,32 +133,19 @@ class AllocationOperations:
         now = self.now_ns()
         fields: dict[str, dict[str, Any]] = {}
         if trigger == "pull":
-            image = (t.get("Config") or {}).get("image", "")
-            fields["Driver"] = {"DriverMessage": f"Downloading image {image}".strip()}
+            fields["Driver"] = pull_event_fields(str((t.get("Config") or {}).get("image", "")))
         if trigger in ("exit_ok", "exit_restart", "exit_fail"):
             oom = b.fail == "oom" and trigger != "exit_ok"
             code = 0 if trigger == "exit_ok" else (137 if oom else b.exit_code)
-            signal = 9 if oom else 0
-            fields["Terminated"] = {
-                "ExitCode": code, "Signal": signal,
-                "Details": {"exit_code": str(code), "signal": str(signal),
-                            "oom_killed": "true" if oom else "false"},
-                **({"Message": "OOM Killed"} if oom else {}),
-            }
-        if trigger == "exit_restart":
+            fields["Terminated"] = exit_event_fields(code, oom=oom, driver=str(t.get("Driver") or ""))
+        if trigger in ("exit_restart", "exit_fail"):
+            # the restart tracker's answer, from the failures counted before this one
             policy = tg.get("RestartPolicy") or {}
-            fields["Restarting"] = {"RestartReason": "Restart within policy",
-                                    "StartDelay": int(policy.get("Delay") or 0)}
-        if trigger == "exit_fail":
-            policy = tg.get("RestartPolicy") or {}
-            fields["Not Restarting"] = {
-                "RestartReason": (
-                    f"Exceeded allowed attempts {int(policy.get('Attempts') or 0)} in interval "
-                    f"{_duration_text(int(policy.get('Interval') or 0))} and mode is "
-                    f"\"{policy.get('Mode') or 'fail'}\""
-                ),
-                "FailsTask": True,
-            }
+            interval = int(policy.get("Interval") or 0)
+            recent = [x for x in self._restart_times.get((alloc_id, task), ())
+                      if interval == 0 or now - x < interval]
+            prior = len(recent) - (1 if trigger == "exit_restart" else 0)
+            fields.update(restart_event_fields(policy, max(0, prior)))
         try:
             apply_task_transition(state, trigger, now, fields)
         except IllegalTransition:
@@ -180,8 +160,10 @@ class AllocationOperations:
             for other, ostate in alloc["TaskStates"].items():
                 if other != task and ostate["State"] != "dead":
                     with contextlib.suppress(IllegalTransition):
+                        sibling: dict[str, Any] = next((x for x in tg["Tasks"] if x["Name"] == other), {})
                         apply_task_transition(ostate, "sibling_failed", now,
-                                              {"Sibling Task Failed": {"FailedSibling": task}})
+                                              {"Sibling Task Failed": {"FailedSibling": task},
+                                               "Killing": kill_event_fields(sibling.get("KillTimeout"))})
         if trigger == "exit_restart":
             delay = int((tg.get("RestartPolicy") or {}).get("Delay") or 0)
             self._schedule_start(alloc, first=False, task=task, delay_ns=delay)
@@ -353,11 +335,11 @@ class AllocationOperations:
             return
         now = self.now_ns()
         tg = _group(alloc["Job"], alloc["TaskGroup"])
-        timeouts = {t["Name"]: int(t.get("KillTimeout") or 5 * NS_PER_S) for t in tg.get("Tasks") or ()}
+        timeouts = {t["Name"]: t.get("KillTimeout") for t in tg.get("Tasks") or ()}
         for name, state in alloc["TaskStates"].items():
             if state["State"] == "dead":
                 continue
-            apply_task_transition(state, "kill", now, {"Killing": {"KillTimeout": timeouts.get(name, 0)}})
+            apply_task_transition(state, "kill", now, {"Killing": kill_event_fields(timeouts.get(name))})
         idx = self.state.next_index()
         alloc["ClientStatus"] = "complete" if alloc["ClientStatus"] != "failed" else "failed"
         alloc["ClientDescription"] = CLIENT_DESCRIPTIONS[alloc["ClientStatus"]]
@@ -416,7 +398,7 @@ class AllocationOperations:
             now = self.now_ns()
             fields: dict[str, dict[str, Any]] = {"Restart Signaled": {"RestartReason": reason},
                       "Terminated": {"ExitCode": 0, "Signal": 0},
-                      "Restarting": {"StartDelay": 0}}
+                      "Restarting": {"StartDelay": 0, "RestartReason": ""}}
             for name in targets:
                 apply_task_transition(states[name], "user_restart", now, fields)
             # Timers of the old runs no longer apply; tasks left running keep running, with
@@ -455,7 +437,7 @@ class AllocationOperations:
                 elif wanted not in SIGNALS:
                     errors.append(f"Failed to signal task: {name}, err: invalid signal {signal!r}")
                 else:
-                    apply_task_transition(states[name], "signal", now, {"Signaling": {"TaskSignal": wanted}})
+                    apply_task_transition(states[name], "signal", now, {"Signaling": signal_event_fields(signal)})
             if errors:
                 from .wire_common import multierror
 

@@ -4,6 +4,10 @@ Route handlers are synchronous (a blocking query waits on a condition variable),
 runs in a worker thread; streaming responses are pulled chunk by chunk in worker threads too, and
 closed when the client disconnects.
 
+Responses are compressed as Nomad's server compresses them (:mod:`nomadlab.sim.compression`):
+``Vary: Accept-Encoding`` on every response, and a gzip or deflate body or stream for a
+request whose ``Accept-Encoding`` names one.
+
 Connection-level faults (:mod:`nomadlab.sim.faults`) are carried out on the socket itself: a
 reset closes it with ``SO_LINGER`` 0 (the peer gets a TCP RST and no response), a truncated body
 or a dropped stream closes it after part of the response.
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
+from .compression import compress_response
 from .faults import ConnectionFault
 from .http import Request, Response
 
@@ -93,6 +98,8 @@ class ASGIApp:
         except ConnectionFault as fault:
             await _break_connection(fault, receive, send)
             return
+        # As Nomad's server, which wraps every handler in gorilla's CompressHandler.
+        response = compress_response(request, response)
         raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
         if response.stream is None:
             raw_headers.append((b"content-length", str(len(response.body)).encode()))

@@ -35,6 +35,7 @@ from .jobs import JobOperations
 from .launches import LaunchOperations
 from .lifecycle import Behaviours
 from .nodes import NodeOperations
+from .periodic import PeriodicDispatcher
 from .state import StateStore
 from .versions import VersionOperations
 
@@ -85,6 +86,8 @@ class SimCluster(JobOperations, VersionOperations, LaunchOperations, AllocationO
         self._timer_seq = itertools.count()
         self.events = EventBroker(self.state)
         self.acl = AclStore(self, enabled=acl)
+        # Active periodic jobs launch their children on this cluster's clock (nomad/periodic.go).
+        self.periodic = PeriodicDispatcher(self)
         self.queued: dict[tuple[str, str], dict[str, int]] = {}
         self._alloc_generation: dict[str, int] = {}
         self._restart_times: dict[tuple[str, str], list[int]] = {}

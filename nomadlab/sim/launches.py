@@ -152,14 +152,20 @@ class LaunchOperations:
                       and e["Namespace"] == namespace and e["TriggeredBy"] == "periodic-job")
             return {"EvalID": ev["ID"], "EvalCreateIndex": ev["CreateIndex"], "Index": ev["CreateIndex"]}
 
-    def launch_periodic_child(self: SimCluster, namespace: str, parent_id: str) -> dict[str, Any]:
-        """Launch one child of a periodic job now: ``<parent>/periodic-<unix seconds>``."""
+    def launch_periodic_child(self: SimCluster, namespace: str, parent_id: str, *,
+                              launch_ns: int | None = None) -> dict[str, Any]:
+        """Launch one child of a periodic job: ``<parent>/periodic-<unix seconds>``.
+
+        ``launch_ns`` is the launch time the child is named after (default now), as the
+        periodic dispatcher names a child after its scheduled launch, not the moment it runs.
+        """
         with self.state.lock:
             parent = self.state.jobs.get((namespace, parent_id))
             if parent is None or parent.get("Periodic") is None:
                 raise ValueError(f"{parent_id!r} is not a periodic job in namespace {namespace!r}")
             child = copy.deepcopy(parent)
-            child_id = f"{parent_id}/periodic-{self.now_ns() // NS_PER_S}"
+            when = self.now_ns() if launch_ns is None else launch_ns
+            child_id = f"{parent_id}/periodic-{when // NS_PER_S}"
             child.update(ID=child_id, Name=child_id, ParentID=parent_id, Periodic=None, Status="",
                          StatusDescription="")
             self.register_job(child, namespace=namespace, triggered_by="periodic-job")

@@ -30,6 +30,18 @@ __all__ = [
     "reschedule_eligible",
     "Behaviours",
     "Script",
+    "new_task_event",
+    "docker_image_ref",
+    "pull_event_fields",
+    "exit_event_fields",
+    "restart_event_fields",
+    "kill_event_fields",
+    "signal_event_fields",
+    "restart_decision",
+    "BUILDING_TASK_DIR",
+    "REASON_WITHIN_POLICY",
+    "REASON_NO_RESTARTS",
+    "REASON_DELAY",
 ]
 
 class IllegalTransition(RuntimeError):
@@ -60,12 +72,18 @@ TASK_TRANSITIONS: dict[tuple[str, str], TaskTransition] = {
     ("running", "user_restart"): TaskTransition("pending", ("Restart Signaled", "Terminated", "Restarting"),
                                                 restart=True),
     ("running", "signal"): TaskTransition("running", ("Signaling",)),
-    ("running", "kill"): TaskTransition("dead", ("Killing", "Killed"), failed=False),
-    ("pending", "kill"): TaskTransition("dead", ("Killing", "Killed"), failed=False),
+    # A kill (allocation stopped, or a sibling failed): the alloc runner emits `Killing` (and,
+    # for a sibling's failure, `Sibling Task Failed` first), the driver's exit result is the
+    # `Terminated` event, and the restart tracker, told of the kill, answers `Killed`. A task
+    # with no process yet (pending, or between restarts) leaves its run loop at the kill, so it
+    # records only the kill events (alloc_runner.go killTasks, task_runner.go, restarts.go).
+    ("running", "kill"): TaskTransition("dead", ("Killing", "Terminated", "Killed"), failed=False),
+    ("pending", "kill"): TaskTransition("dead", ("Killing",), failed=False),
     ("running", "lost"): TaskTransition("dead", (), failed=False),
     ("pending", "lost"): TaskTransition("dead", (), failed=False),
-    ("pending", "sibling_failed"): TaskTransition("dead", ("Sibling Task Failed",), failed=False),
-    ("running", "sibling_failed"): TaskTransition("dead", ("Killing", "Sibling Task Failed", "Killed"), failed=False),
+    ("pending", "sibling_failed"): TaskTransition("dead", ("Sibling Task Failed", "Killing"), failed=False),
+    ("running", "sibling_failed"): TaskTransition(
+        "dead", ("Sibling Task Failed", "Killing", "Terminated", "Killed"), failed=False),
 }
 
 # Allocation client-status changes the simulator allows (from, to).
@@ -76,6 +94,89 @@ CLIENT_TRANSITIONS: frozenset[tuple[str, str]] = frozenset({
 })
 
 MAX_TASK_EVENTS = 10  # the client keeps the last 10 events per task
+
+# Texts of Nomad's client (nomad/structs, client/allocrunner/taskrunner/restarts/restarts.go).
+BUILDING_TASK_DIR = "Building Task Directory"  # structs.TaskBuildingTaskDir
+REASON_WITHIN_POLICY = "Restart within policy"
+REASON_NO_RESTARTS = "Policy allows no restarts"
+REASON_DELAY = "Exceeded allowed attempts, applying a delay"
+MAX_KILL_TIMEOUT_NS = 30 * NS_PER_S  # the client's max_kill_timeout default
+DEFAULT_KILL_TIMEOUT_NS = 5 * NS_PER_S  # api.Task.Canonicalize's KillTimeout
+
+# Fields the client always sets on an event of a type (task_dir_hook.go: SetMessage).
+_EVENT_DEFAULTS: dict[str, dict[str, Any]] = {"Task Setup": {"Message": BUILDING_TASK_DIR}}
+
+
+def new_task_event(event_type: str, time_ns: int, **fields: Any) -> dict[str, Any]:
+    """A ``TaskEvent`` as Nomad's client builds one of ``event_type``.
+
+    ``fields`` are Go field names (see :func:`nomadlab.sim.wire.task_event`), plus
+    ``Annotations``: the ``Details`` of a driver's event, which the alloc runner's event
+    handler copies as they are (``GetTaskEventHandler``), with no setter's keys.
+    """
+    annotations = fields.pop("Annotations", None)
+    event = wire.task_event(event_type, time_ns, **{**_EVENT_DEFAULTS.get(event_type, {}), **fields})
+    if annotations is not None:
+        event["Details"] = {str(k): str(v) for k, v in annotations.items()}
+    return event
+
+
+def docker_image_ref(image: str) -> str:
+    """The image reference the docker driver names when pulling (``parseDockerImage`` and
+    ``dockerImageRef``): ``repo:tag``, ``latest`` when untagged, the repository alone for a digest."""
+    repo = image.split("@", 1)[0]
+    n = repo.rfind(":")
+    if n >= 0 and "/" not in repo[n + 1:]:
+        return f"{repo[:n]}:{repo[n + 1:]}"
+    return repo if "@" in image else f"{repo}:latest"
+
+
+def pull_event_fields(image: str) -> dict[str, Any]:
+    """The docker driver's pull event: ``Downloading image`` with the image as an annotation."""
+    return {"DriverMessage": "Downloading image", "Annotations": {"image": docker_image_ref(image)}}
+
+
+def exit_event_fields(exit_code: int, *, oom: bool, driver: str) -> dict[str, Any]:
+    """A ``Terminated`` event's fields from the driver's exit result.
+
+    Docker reports an OOM kill with the container's exit code, signal 0 and the error
+    ``OOM Killed`` (the exit message); the executor drivers report the kernel's SIGKILL.
+    """
+    fields: dict[str, Any] = {"ExitCode": exit_code, "Signal": 0, "OOMKilled": oom}
+    if oom and driver == "docker":
+        fields["Message"] = "OOM Killed"
+    elif oom:
+        fields["Signal"] = 9
+    return fields
+
+
+def restart_event_fields(policy: dict[str, Any] | None, restarts_in_interval: int) -> dict[str, dict[str, Any]]:
+    """The restart tracker's answer to a failure, as event fields: ``Restarting`` (within the
+    policy, or with mode ``delay`` past its attempts) or ``Not Restarting`` (``FailsTask``)."""
+    policy = policy or {}
+    attempts = int(policy.get("Attempts") or 0)
+    decision, delay = restart_decision(policy, restarts_in_interval)
+    if decision == "restart":
+        reason = REASON_WITHIN_POLICY if restarts_in_interval < attempts else REASON_DELAY
+        return {"Restarting": {"RestartReason": reason, "StartDelay": delay}}
+    if attempts == 0:
+        reason = REASON_NO_RESTARTS
+    else:
+        interval = wire.go_duration(int(policy.get("Interval") or 0))
+        reason = f'Exceeded allowed attempts {attempts} in interval {interval} and mode is "fail"'
+    return {"Not Restarting": {"RestartReason": reason, "FailsTask": True}}
+
+
+def kill_event_fields(kill_timeout_ns: int | None) -> dict[str, Any]:
+    """A ``Killing`` event's fields: the task's kill timeout, capped by the client's maximum."""
+    timeout = DEFAULT_KILL_TIMEOUT_NS if not kill_timeout_ns else int(kill_timeout_ns)
+    return {"KillTimeout": min(timeout, MAX_KILL_TIMEOUT_NS)}
+
+
+def signal_event_fields(signal: str) -> dict[str, Any]:
+    """A ``Signaling`` event from a signal request: the signal is recorded only in ``Details``
+    (``SetSignalText``), so the event reads ``Task being sent a signal``."""
+    return {"Details": {"signal": signal}}
 
 
 def apply_task_transition(
@@ -88,7 +189,7 @@ def apply_task_transition(
     events = state.get("Events") or []
     for i, etype in enumerate(t.events):
         fields = dict((event_fields or {}).get(etype, {}))
-        events.append(wire.task_event(etype, now_ns + i * 1_000_000, **fields))
+        events.append(new_task_event(etype, now_ns + i * 1_000_000, **fields))
     state["Events"] = events[-MAX_TASK_EVENTS:]
     stamp = wire.rfc3339(now_ns)
     if t.to == "running" and state["State"] != "running":

@@ -147,6 +147,8 @@ def task_runs(alloc: dict[str, Any], task: str, behaviours: Behaviours | None = 
                 runs.append(Run(open_start, t, "lost"))
             open_start = t
             last_marker = etype
+        elif etype == "Terminated" and last_marker == "Killing":
+            last_marker = etype  # the exit result of the run the kill already ended
         elif etype == "Terminated":
             details = ev.get("Details") or {}
             if details.get("oom_killed") == "true":
@@ -159,6 +161,7 @@ def task_runs(alloc: dict[str, Any], task: str, behaviours: Behaviours | None = 
         elif etype == "Killing" and open_start is not None:
             runs.append(Run(open_start, t, "killed"))
             open_start = None
+            last_marker = etype
         elif etype == "Restarting":
             last_marker = etype
     if open_start is not None:

@@ -311,17 +311,6 @@ def script_demo(cluster: SimCluster) -> None:
     script(command="/usr/local/bin/cleanup", run_s=60)
 
 
-def _cron_hours(start_ns: int, end_ns: int, *, every_h: int, minute: int) -> list[int]:
-    """Launch times in ``(start, end]`` of a ``<minute> */<every_h> * * *`` cron spec (UTC)."""
-    out = []
-    t = (start_ns // NS_PER_S // _H) * _H + minute * 60
-    while t * NS_PER_S <= end_ns:
-        if t * NS_PER_S > start_ns and (t // _H) % 24 % every_h == 0:
-            out.append(t * NS_PER_S)
-        t += _H
-    return out
-
-
 def launch_periodic_child(cluster: SimCluster, namespace: str, parent_id: str) -> dict[str, Any]:
     """Launch one child of a periodic job at the cluster's current time, as Nomad names it.
 
@@ -369,7 +358,6 @@ def build_demo(cluster: SimCluster, *, observe: Observe | None = None) -> None:
         raise TypeError("the demo scenario is built on a ManualClock (see build_scenario)")
     rng = random.Random(f"nomadlab-demo:{cluster.seed}")
     t0 = clock.now_ns()
-    end = t0 + DEMO_HISTORY_S * NS_PER_S
     stepper = _Stepper(cluster, observe)
 
     def until(offset_s: float) -> None:
@@ -391,13 +379,9 @@ def build_demo(cluster: SimCluster, *, observe: Observe | None = None) -> None:
     for spec in sorted(_demo_jobs(), key=lambda s: s["Type"] not in ("system", "sysbatch")):
         cluster.register_job(spec)
 
+    # `report` and `etl` launch their children on their cron specs as the clock moves
+    # (SimCluster.periodic, as Nomad's periodic dispatcher): nothing to schedule here.
     actions: list[tuple[float, str, Callable[[], object]]] = []
-    for when in _cron_hours(t0, end, every_h=2, minute=0):
-        actions.append(((when - t0) / NS_PER_S, "periodic",
-                        lambda: launch_periodic_child(cluster, "default", "report")))
-    for when in _cron_hours(t0, end, every_h=3, minute=15):
-        actions.append(((when - t0) / NS_PER_S, "periodic",
-                        lambda: launch_periodic_child(cluster, "data", "etl")))
     for offset, bucket in ((70 * 60, "uploads-eu"), (160 * 60, "uploads-us"), (260 * 60, "uploads-eu")):
         size = rng.choice(("256", "512", "1024"))
         actions.append((offset, "dispatch", functools.partial(

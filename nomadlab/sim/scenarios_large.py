@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import wire
 from .clock import NS_PER_S
+from .lifecycle import REASON_WITHIN_POLICY, exit_event_fields, new_task_event, pull_event_fields
 from .scenarios import group, job_spec, task
 from .scheduler import group_ask, node_allocatable
 from .state import TABLES
@@ -45,11 +46,11 @@ _EVENT_TEMPLATES: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 def _event(etype: str, time_ns: int, **fields: Any) -> dict[str, Any]:
-    """``wire.task_event`` built once per distinct event and copied (the builder deep-copies)."""
-    key = (etype, *sorted(fields.items()))
+    """``lifecycle.new_task_event`` built once per distinct event and copied (the builder deep-copies)."""
+    key = (etype, *sorted((k, repr(v)) for k, v in fields.items()))
     tmpl = _EVENT_TEMPLATES.get(key)
     if tmpl is None:
-        tmpl = _EVENT_TEMPLATES[key] = wire.task_event(etype, 0, **fields)
+        tmpl = _EVENT_TEMPLATES[key] = new_task_event(etype, 0, **fields)
     return {**tmpl, "Time": int(time_ns), "Details": dict(tmpl["Details"])}
 
 
@@ -57,17 +58,17 @@ def _running_state(started: int, image: str, driver: str, restarted_at: int | No
     """A running ``TaskState`` with the events of a start (and of one restart, if given)."""
     placed = started - 2 * NS_PER_S
     events = [_event("Received", placed + 10_000_000),
-              _event("Task Setup", placed + 11_000_000, Message="Building Task Directory")]
+              _event("Task Setup", placed + 11_000_000)]
     if driver == "docker":
-        events.append(_event("Driver", placed + 20_000_000, DriverMessage=f"Downloading image {image}"))
+        events.append(_event("Driver", placed + 20_000_000, **pull_event_fields(image)))
     events.append(_event("Started", started))
     state = {"State": "running", "Failed": False, "Restarts": 0, "LastRestart": wire.ZERO_TIME,
              "StartedAt": wire.rfc3339(started), "FinishedAt": wire.ZERO_TIME, "Events": events,
              "TaskHandle": None, "Paused": ""}
     if restarted_at is not None:
         events += [
-            _event("Terminated", restarted_at, ExitCode=1, Signal=0),
-            _event("Restarting", restarted_at + 1_000_000, RestartReason="Restart within policy",
+            _event("Terminated", restarted_at, **exit_event_fields(1, oom=False, driver=driver)),
+            _event("Restarting", restarted_at + 1_000_000, RestartReason=REASON_WITHIN_POLICY,
                    StartDelay=15 * NS_PER_S),
             _event("Started", restarted_at + 15 * NS_PER_S),
         ]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from .compression import compress_response
 from .faults import ConnectionFault
 from .http import Request
 
@@ -65,10 +66,23 @@ class _ShortBody(httpx.SyncByteStream):
 
 
 class SimTransport(httpx.BaseTransport):
-    """Route ``httpx`` requests to a simulated cluster."""
+    """Route ``httpx`` requests to a simulated cluster.
 
-    def __init__(self, cluster: SimCluster) -> None:
+    Parameters
+    ----------
+    cluster:
+        The cluster that answers.
+    compress:
+        Compress as Nomad's server does (:mod:`nomadlab.sim.compression`) when the request's
+        ``Accept-Encoding`` asks for gzip or deflate. Off by default: httpx asks for gzip on
+        every request, and in-process there is no wire for compression to save, only CPU
+        spent twice (compressing here, decompressing in httpx) for the same decoded JSON.
+        Either way every response carries Nomad's ``Vary: Accept-Encoding``.
+    """
+
+    def __init__(self, cluster: SimCluster, *, compress: bool = False) -> None:
         self.cluster = cluster
+        self.compress = compress
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
@@ -88,7 +102,11 @@ class SimTransport(httpx.BaseTransport):
             headers = [*cut.headers.items(), ("Content-Length", str(len(cut.body)))]
             return httpx.Response(cut.status, headers=headers, request=request,
                                   stream=_ShortBody(cut.body[: fault.sent], len(cut.body), request))
-        headers = list(response.headers.items())
+        if self.compress:
+            response = compress_response(sim_request, response)
+            headers = list(response.headers.items())
+        else:
+            headers = [*response.headers.items(), ("Vary", "Accept-Encoding")]
         if response.stream is not None:
             return httpx.Response(response.status, headers=headers,
                                   stream=_Stream(response.stream, request), request=request)

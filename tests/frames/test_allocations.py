@@ -142,7 +142,7 @@ def test_demo_oom_kills(demo: AllocationFrames) -> None:
     assert len(oom) > 0
     assert (oom["type"] == "Terminated").all()
     assert (oom["exit_code"] == 137).all()
-    assert (oom["signal"] == 9).all()
+    assert (oom["signal"] == 0).all()  # docker reports an OOM kill with signal 0 and "OOM Killed"
     killed = t[t["oom_killed"]]
     pairs = set(zip(oom["alloc_id"], oom["task"], strict=True))
     assert set(zip(killed["alloc_id"], killed["task"], strict=True)) == pairs

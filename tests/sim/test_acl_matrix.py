@@ -117,7 +117,8 @@ R = {  # the router's patterns, by name, to key the cases
     "self": r"/v1/agent/self", "members": r"/v1/agent/members", "health": r"/v1/agent/health",
     "namespaces": r"/v1/namespaces", "namespace": r"/v1/namespace/(?P<name>[^/]+)",
     "pools": r"/v1/node/pools", "pool": r"/v1/node/pool/(?P<name>[^/]+)",
-    "jobs_get": r"/v1/jobs", "jobs_parse": r"/v1/jobs/parse", "job": r"/v1/job/(?P<rest>.+)",
+    "jobs_get": r"/v1/jobs", "jobs_parse": r"/v1/jobs/parse", "job_statuses": r"/v1/jobs/statuses",
+    "job": r"/v1/job/(?P<rest>.+)",
     "allocs": r"/v1/allocations", "alloc_stop": r"/v1/allocation/(?P<alloc_id>[^/]+)/stop",
     "alloc_sub": r"/v1/allocation/(?P<alloc_id>[^/]+)/(?P<sub>.+)",
     "alloc": r"/v1/allocation/(?P<alloc_id>[^/]+)",
@@ -149,7 +150,8 @@ R = {  # the router's patterns, by name, to key the cases
     "raft_other": r"/v1/operator/raft/(?P<rest>.*)", "license": r"/v1/operator/license",
     "vars": r"/v1/vars", "volumes": r"/v1/volumes", "plugins": r"/v1/plugins",
     "scaling_policies": r"/v1/scaling/policies", "scaling_policy": r"/v1/scaling/policy/(?P<policy_id>[^/]+)",
-    "metrics": r"/v1/metrics", "search": r"/v1/search", "services": r"/v1/services",
+    "metrics": r"/v1/metrics", "search": r"/v1/search", "search_fuzzy": r"/v1/search/fuzzy",
+    "services": r"/v1/services",
     "service": r"/v1/service/(?P<rest>.*)",
     "agent_servers": r"/v1/agent/servers", "agent_join": r"/v1/agent/join",
     "force_leave": r"/v1/agent/force-leave", "var": r"/v1/var/(?P<path>.*)",
@@ -179,6 +181,12 @@ CASES: list[Case] = [
     Case("jobs-list-team", R["jobs_get"], "GET", P("/v1/jobs"), _profile(OK, TEAM), {"namespace": "team"}),
     Case("jobs-list-star", R["jobs_get"], "GET", P("/v1/jobs"), _profile(OK, ("read", "other", "write", "mgmt")),
          {"namespace": "*"}),
+    Case("job-statuses", R["job_statuses"], "GET", P("/v1/jobs/statuses"), _profile(OK, READ_DEFAULT)),
+    Case("job-statuses-star", R["job_statuses"], "GET", P("/v1/jobs/statuses"),
+         _profile(OK, ("read", "other", "write", "mgmt")), {"namespace": "*"}),
+    # a POST naming jobs of one namespace is checked on that namespace
+    Case("job-statuses-post-team", R["job_statuses"], "POST", P("/v1/jobs/statuses"), _profile(OK, TEAM),
+         body={"Jobs": [{"ID": "b", "Namespace": "team"}]}),
     Case("jobs-register", R["jobs_get"], "PUT", P("/v1/jobs"), _profile(OK, WRITE_DEFAULT), body=_job_body()),
     Case("jobs-register-body-team", R["jobs_get"], "PUT", P("/v1/jobs"), _profile(OK, TEAM),
          body=_job_body("team")),
@@ -359,6 +367,15 @@ CASES: list[Case] = [
     Case("service-team", R["service"], "GET", P("/v1/service/web"), _profile(OK, TEAM), {"namespace": "team"}),
     Case("metrics", R["metrics"], "GET", P("/v1/metrics"), _profile(OK, ALL)),
     Case("metrics-prometheus", R["metrics"], "GET", P("/v1/metrics"), _profile(OK, ALL), {"format": "prometheus"}),
+    Case("search-fuzzy-jobs", R["search_fuzzy"], "POST", P("/v1/search/fuzzy"), _profile(OK, READ_DEFAULT),
+         body={"Text": "aa", "Context": "jobs"}),
+    Case("search-fuzzy-jobs-team", R["search_fuzzy"], "POST", P("/v1/search/fuzzy"), _profile(OK, TEAM),
+         {"namespace": "team"}, body={"Text": "bb", "Context": "jobs"}),
+    Case("search-fuzzy-nodes", R["search_fuzzy"], "POST", P("/v1/search/fuzzy"), _profile(OK, NODE_READ),
+         body={"Text": "n1", "Context": "nodes"}),
+    # namespace=* skips the up-front check: every token is answered with what it may read
+    Case("search-fuzzy-star", R["search_fuzzy"], "POST", P("/v1/search/fuzzy"), _profile(OK, ALL),
+         {"namespace": "*"}, body={"Text": "aa", "Context": "jobs"}),
     Case("search-all", R["search"], "POST", P("/v1/search"), _profile(OK, ALL), body={"Prefix": "a", "Context": "all"}),
     Case("agent-servers", R["agent_servers"], "GET", P("/v1/agent/servers"), _profile(OK, ("read", "write", "mgmt"))),
     Case("agent-servers-set", R["agent_servers"], "PUT", P("/v1/agent/servers"), _profile(OK, ("mgmt",)),
@@ -479,7 +496,7 @@ def test_expired_token_is_denied_on_filtered_lists(path: str) -> None:
 def test_namespace_star_lists_only_readable_objects() -> None:
     world = _world()
     for token, want in (("read", {"default"}), ("other", {"team"}), ("mgmt", {"default", "team"})):
-        for path in ("/v1/jobs", "/v1/allocations", "/v1/evaluations", "/v1/deployments"):
+        for path in ("/v1/jobs", "/v1/jobs/statuses", "/v1/allocations", "/v1/evaluations", "/v1/deployments"):
             r = world.http.get(path, params={"namespace": "*"}, headers=world.headers(token))
             assert {o["Namespace"] for o in r.json()} == want, (path, token)
 

@@ -53,13 +53,18 @@ NOMAD_500 = re.compile(
     r"|Path escapes the alloc directory$|(readdirent|stat) /opt/nomad/data/alloc/[^ ]*: not a directory$"
     r"|Reading (secret|private) file prohibited: |error parsing (offset|limit): strconv.ParseInt: "
     r"|failed to parse follow field to boolean: |can't seek to offset -?\d+: "
+    # Search.FuzzySearch's uncoded term-length error
+    r"|fuzzy search query must be at least \d+ characters, got \d+$"
+    # Job.Statuses codes its paginator's errors 500 (nomad/job_endpoint_statuses.go)
+    r"|failed to create result paginator: failed to read filter expression: |failed to read result page: "
     # allocRestart returns the body's decode error uncoded (command/agent/alloc_endpoint.go)
     r"|invalid character |unexpected EOF$|json: cannot unmarshal |exceeded max depth$)"
 )
 PARAMS = ("index", "wait", "namespace", "prefix", "per_page", "next_token", "filter", "reverse", "meta",
           "pretty", "purge", "all", "resources", "task_states", "diffs", "version", "node_id", "task",
           "type", "origin", "offset", "plain", "job", "status", "topic", "stale", "global", "eval_priority",
-          "idempotency_token", "cas", "path", "limit", "follow", "address", "node", "prune", "log_level")
+          "idempotency_token", "cas", "path", "limit", "follow", "address", "node", "prune", "log_level",
+          "include_children")
 ODD = st.sampled_from([
     "", "0", "1", "-1", "true", "false", "*", "default", "team", "stdout", "end", "10ms", "1s", "-5s",
     "9223372036854775807", "9223372036854775808", "-9223372036854775809", "1e400", "NaN", "0x10",

@@ -258,7 +258,8 @@ def test_job_stop_kills_tasks(make_cluster) -> None:
     assert alloc["ClientStatus"] == "running"  # the client has not acted yet
     cluster.advance(5)
     ts = alloc["TaskStates"]["t"]
-    assert event_types(alloc)[-2:] == ["Killing", "Killed"]
+    # the kill, the driver's exit result, and the restart tracker's answer to a kill
+    assert event_types(alloc)[-3:] == ["Killing", "Terminated", "Killed"]
     assert (ts["State"], ts["Failed"]) == ("dead", False)
     assert alloc["ClientStatus"] == "complete"
     assert cluster.state.jobs[("default", "web")]["Status"] == "dead"

@@ -516,7 +516,9 @@ def test_follow_over_the_wire() -> None:
         ) as resp:
             assert resp.status_code == 200
             assert resp.headers["content-type"] == "application/json"
-            frames = _frames(resp.iter_raw())
+            # served as Nomad serves it: gzip-encoded for httpx, each frame flushed; read decoded
+            assert resp.headers["content-encoding"] == "gzip"
+            frames = _frames(resp.iter_bytes())
             first = data_of(_read_until_heartbeat(frames))
             assert first == log_bytes(cluster.seed, alloc, "nginx", "stdout", cluster.now_ns())
             advancer = threading.Thread(target=cluster.advance, args=(45,))

@@ -256,7 +256,9 @@ def test_demo_incident_oom_killed_crash_loop(demo: SimCluster, api: httpx.Client
                     oom.append((a, e))
     assert len(oom) >= 3
     for _alloc, e in oom:
-        assert e["ExitCode"] == 137 and e["Details"]["exit_code"] == "137" and e["Signal"] == 9
+        # docker reports an OOM kill as the container's exit code, signal 0 and "OOM Killed"
+        assert e["ExitCode"] == 137 and e["Details"]["exit_code"] == "137" and e["Signal"] == 0
+        assert e["Message"] == "OOM Killed" and e["DisplayMessage"] == 'Exit Code: 137, Exit Message: "OOM Killed"'
         assert e["Time"] >= demo.now_ns() - HOUR_NS
     failed = {a["ID"] for a, _ in oom if a["ClientStatus"] == "failed"}
     assert failed

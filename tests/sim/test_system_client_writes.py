@@ -163,7 +163,10 @@ def test_signal_records_a_signaling_event(cluster: SimCluster, api: httpx.Client
     r = api.post(f"/v1/client/allocation/{alloc}/signal", json=dict(request, Task="t"))
     assert (r.status_code, r.json()) == (200, {"Index": 0})
     state = cluster.state.allocs[alloc]["TaskStates"]["t"]
-    assert state["Events"][-1]["Type"] == "Signaling" and state["Events"][-1]["TaskSignal"] == "SIGUSR1"
+    # the alloc runner records the requested signal in Details only (SetSignalText)
+    event = state["Events"][-1]
+    assert (event["Type"], event["TaskSignal"], event["Details"]) == ("Signaling", "", {"signal": "SIGUSR1"})
+    assert event["DisplayMessage"] == "Task being sent a signal"
     assert state["State"] == "running"
     r = api.post(f"/v1/client/allocation/{alloc}/signal", json=request)
     assert (r.status_code, r.text) == (500, "Task not found")

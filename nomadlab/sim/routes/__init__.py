@@ -11,6 +11,7 @@ from . import (
     client,
     evaluations,
     events,
+    job_statuses,
     jobs,
     nodes,
     operator,
@@ -33,6 +34,8 @@ AUTH = Requirement("auth")
 # handler, as Nomad's RPC endpoints do (an allocation's namespace, a job body's namespace).
 REQUIREMENTS: list[tuple[str, str, Requirement]] = [
     ("GET", r"/v1/jobs", ns("list-jobs")),
+    # Job.Statuses checks read-job on the namespace it settles on (a POST body's own, or *)
+    ("GET|POST", r"/v1/jobs/statuses", AUTH),
     ("PUT|POST", r"/v1/jobs/parse", ns("parse-job", "submit-job")),
     ("PUT|POST", r"/v1/validate/job", AUTH),
     ("PUT|POST", r"/v1/jobs", AUTH),
@@ -71,6 +74,7 @@ REQUIREMENTS: list[tuple[str, str, Requirement]] = [
     ("GET", r"/v1/plugins", AUTH),
     ("*", r"/v1/scaling/.+", AUTH),
     ("*", r"/v1/search", AUTH),
+    ("*", r"/v1/search/fuzzy", AUTH),
     ("*", r"/v1/services?(/.*)?", AUTH),
 ]
 
@@ -80,8 +84,8 @@ __all__ = ["ROUTER", "build_router"]
 def build_router() -> Router:
     router = Router()
     # Order matters where patterns overlap: node pools before /v1/node/:id.
-    for module in (agent, jobs, allocations, nodes, evaluations, events, acl, client, system, operator, storage,
-                   scaling, search, services):
+    for module in (agent, job_statuses, jobs, allocations, nodes, evaluations, events, acl, client, system,
+                   operator, storage, scaling, search, services):
         module.register(router)
     for methods, pattern, need in REQUIREMENTS:
         router.require(methods, pattern, need)
