@@ -10,9 +10,10 @@ The wire objects are read once into plain per-column lists (no ``json_normalize`
 pandas) and typed by :meth:`~nomadlab.frames.schema.Schema.arrays`, page by page when the
 source offers pages (:func:`~nomadlab.sources.iter_pages`): a live source decodes only
 :data:`WIRE_FIELDS` of each page while Nomad prepares the next. The typed pieces are joined
-once per column (:meth:`~nomadlab.frames.schema.Schema.join`). 100,000 allocations come out
-faster than one request for the same list can be transferred and decoded
-(``benchmarks/bench_frames.py``).
+once per column (:meth:`~nomadlab.frames.schema.Schema.join`). A source that keeps what is
+built from it (:meth:`~nomadlab.sources.CachedSource.memo`) gets the three frames built once,
+together, whichever fetcher asks first. What this costs against transferring and decoding the
+same pages is measured by ``benchmarks/bench_frames.py`` (``docs/performance.md``).
 
 Filters, the same for every fetcher here:
 
