@@ -26,10 +26,10 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Generator, Hashable, Mapping, Sequence
+from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from nomadlab._json import Fields
@@ -60,6 +60,8 @@ Objects = list[dict[str, Any]]
 """A list of Nomad's objects as decoded JSON."""
 Page = list[Any]
 """One page of a list: dicts, or records when the caller named ``fields`` that ask for them."""
+
+_T = TypeVar("_T")
 
 # Namespaced list endpoints accept ``namespace=*``; the others ignore the namespace.
 _NAMESPACED = frozenset({"jobs", "allocations", "evaluations", "deployments"})
@@ -220,6 +222,11 @@ class CachedSource:
     nothing but their own building. Pages are kept only once every page of a list is in: a
     reader that stops early leaves nothing half-read behind. :meth:`list` answers from pages
     kept without a projection, and the other way round.
+
+    Frames that are built together (``allocations``, ``tasks`` and ``task_events``) keep
+    what they built instead (:meth:`memo`): the first of them builds all three in one pass,
+    as :func:`~nomadlab.frames.allocation_frames` does, and the others are copies of what it
+    built, so three frames cost one fetch and one build, and the decoded pages are not kept.
     """
 
     def __init__(self, source: Source) -> None:
@@ -227,6 +234,7 @@ class CachedSource:
         self._lists: dict[tuple[str, str, str | None], list[dict[str, Any]]] = {}
         self._pages: dict[tuple[str, str, str | None, Fields | None], list[Page]] = {}
         self._details: dict[tuple[str, Hashable], Any] = {}
+        self._memo: dict[Hashable, Any] = {}
 
     def __repr__(self) -> str:
         return f"CachedSource({self.source!r})"
@@ -236,6 +244,19 @@ class CachedSource:
         self._lists.clear()
         self._pages.clear()
         self._details.clear()
+        self._memo.clear()
+
+    def memo(self, key: Hashable, build: Callable[[Source], _T]) -> _T:
+        """``build(source)`` once per ``key``, and what it returned every time after.
+
+        ``source`` answers as this cache does, from what it keeps, except that the pages it
+        reads are not kept (what is kept is ``build``'s result). Frames keep the typed frames
+        of one fetch this way; the caller copies what it hands out.
+        """
+        if key not in self._memo:
+            self._memo[key] = build(_Unkept(self))
+        result: _T = self._memo[key]
+        return result
 
     def list(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None) -> list[dict[str, Any]]:
         key = (kind, namespace, filter)
@@ -249,6 +270,10 @@ class CachedSource:
               fields: Fields | None = None) -> Generator[Page, None, None]:
         """The wrapped source's pages of ``kind`` (see :func:`iter_pages`), asked for once per
         ``(kind, namespace, filter, fields)``."""
+        return self._read(kind, namespace=namespace, filter=filter, fields=fields, keep=True)
+
+    def _read(self, kind: ListKind, *, namespace: str, filter: str | None, fields: Fields | None,
+              keep: bool) -> Generator[Page, None, None]:
         key = (kind, namespace, filter, fields)
         kept = self._pages.get(key)
         if kept is None and (kind, namespace, filter) in self._lists:
@@ -259,9 +284,12 @@ class CachedSource:
         got: list[Page] = []
         with closing(iter_pages(self.source, kind, namespace=namespace, filter=filter, fields=fields)) as each:
             for page in each:
-                got.append(page)
+                if keep:
+                    got.append(page)
                 yield page
-        self._pages[key] = got
+                del page
+        if keep:
+            self._pages[key] = got
 
     def details(self, kind: DetailKind, keys: Sequence[Hashable]) -> Details:
         missing = [k for k in keys if (kind, k) not in self._details]
@@ -273,6 +301,26 @@ class CachedSource:
             errors = dict(fetched.errors)
         objects = {k: self._details[(kind, k)] for k in keys if (kind, k) in self._details}
         return Details(objects, errors)
+
+
+class _Unkept:
+    """A :class:`CachedSource` that reads pages without keeping them (see :meth:`CachedSource.memo`)."""
+
+    def __init__(self, cache: CachedSource) -> None:
+        self.cache = cache
+
+    def __repr__(self) -> str:
+        return repr(self.cache)
+
+    def list(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None) -> list[dict[str, Any]]:
+        return self.cache.list(kind, namespace=namespace, filter=filter)
+
+    def pages(self, kind: ListKind, *, namespace: str = "*", filter: str | None = None,
+              fields: Fields | None = None) -> Generator[Page, None, None]:
+        return self.cache._read(kind, namespace=namespace, filter=filter, fields=fields, keep=False)
+
+    def details(self, kind: DetailKind, keys: Sequence[Hashable]) -> Details:
+        return self.cache.details(kind, keys)
 
 
 def _warn_if_blind(client: NomadClient, kind: str) -> None:

@@ -10,9 +10,10 @@ The wire objects are read once into plain per-column lists (no ``json_normalize`
 pandas) and typed by :meth:`~nomadlab.frames.schema.Schema.arrays`, page by page when the
 source offers pages (:func:`~nomadlab.sources.iter_pages`): a live source decodes only
 :data:`WIRE_FIELDS` of each page while Nomad prepares the next. The typed pieces are joined
-once per column (:meth:`~nomadlab.frames.schema.Schema.join`). 100,000 allocations come out
-faster than one request for the same list can be transferred and decoded
-(``benchmarks/bench_frames.py``).
+once per column (:meth:`~nomadlab.frames.schema.Schema.join`). A source that keeps what is
+built from it (:meth:`~nomadlab.sources.CachedSource.memo`) gets the three frames built once,
+together, whichever fetcher asks first. What this costs against transferring and decoding the
+same pages is measured by ``benchmarks/bench_frames.py`` (``docs/performance.md``).
 
 Filters, the same for every fetcher here:
 
@@ -34,12 +35,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from msgspec.structs import astuple
 
 from nomadlab._json import Fields, ListOf, MapOf, Record, gc_paused, is_record
 from nomadlab.sources import iter_pages
 
 from ._common import source_of, to_utc
-from .schema import Column, Schema, register
+from .schema import Column, Schema, _arrow_strings, register
 
 __all__ = [
     "ALLOCATIONS",
@@ -332,7 +334,17 @@ def _columns(objs: list[Any], keys: tuple[str, ...]) -> tuple[list[Any], ...]:
     """
     if not objs:
         return tuple([] for _ in keys)
-    getter = attrgetter if objs[0].__class__ is not dict and is_record(objs[0]) else itemgetter
+    first = objs[0]
+    records = first.__class__ is not dict and is_record(first)
+    if records:
+        # Records of one type: each one's values as a tuple (msgspec, in C) and the tuples
+        # transposed by zip, three times faster than a getattr per value. A None among them
+        # (a null in the list) or another type takes the paths below.
+        fields = first.__struct_fields__
+        if all(k in fields for k in keys) and len(set(map(type, objs))) == 1:
+            by_field = list(zip(*map(astuple, objs), strict=True))
+            return tuple(list(by_field[fields.index(k)]) for k in keys)
+    getter = attrgetter if records else itemgetter
     try:
         return tuple([list(map(getter(k), objs)) for k in keys])
     except (KeyError, TypeError, AttributeError):
@@ -360,6 +372,13 @@ def _all_objects(objs: list[Any]) -> bool:
 def _opt(values: list[Any]) -> list[Any]:
     """Optional strings: Go's zero value "" (and any other falsy value) becomes None."""
     return [v or None for v in values]
+
+
+def _opt_strings(values: list[Any]) -> Any:
+    """:func:`_opt` for a ``string`` column: typed at once by pyarrow, "" made NA there,
+    when the values are strings and Nones; else the list :func:`_opt` gives."""
+    typed = _arrow_strings(values, empty_is_na=True)
+    return _opt(values) if typed is None else typed
 
 
 def _alloc_indexes(names: list[Any]) -> list[int | None]:
@@ -650,12 +669,12 @@ def _collect(
             "exit_code": [c if (t or c) else None for c, t in zip(e_code, is_term, strict=True)],
             "signal": [s if (t or s) else None for s, t in zip(e_signal, is_term, strict=True)],
             "oom_killed": oom,
-            "restart_reason": _opt(e_reason),
+            "restart_reason": _opt_strings(e_reason),
             "fails_task": e_fails,
             "kill_timeout": _opt(e_kill),
             "start_delay": _opt(e_delay),
-            "driver_error": _opt(e_driver),
-            "setup_error": _opt(e_setup),
+            "driver_error": _opt_strings(e_driver),
+            "setup_error": _opt_strings(e_setup),
             "details": e_details,
         }
         if windowed:
@@ -690,21 +709,21 @@ def _alloc_columns(keep: list[int] | None, **c: list[Any]) -> dict[str, list[Any
         "name": c["names"],
         "alloc_index": _alloc_indexes(c["names"]),
         "node_id": c["node_ids"],
-        "node_name": _opt(c["node_names"]),
-        "eval_id": _opt(c["eval_ids"]),
+        "node_name": _opt_strings(c["node_names"]),
+        "eval_id": _opt_strings(c["eval_ids"]),
         "deployment_id": c["deploy"],
         "desired_status": _opt(c["desired"]),
-        "desired_description": _opt(c["desired_desc"]),
+        "desired_description": _opt_strings(c["desired_desc"]),
         "client_status": _opt(c["client"]),
-        "client_description": _opt(c["client_desc"]),
+        "client_description": _opt_strings(c["client_desc"]),
         "cpu_mhz": c["cpu"],
         "memory_mb": c["mem"],
         "memory_max_mb": c["memmax"],
         "disk_mb": c["disk"],
         "previous_alloc": prev,
         "_tracker_prev": tracker_prev,
-        "next_alloc": _opt(c["next_allocs"]),
-        "followup_eval_id": _opt(c["followups"]),
+        "next_alloc": _opt_strings(c["next_allocs"]),
+        "followup_eval_id": _opt_strings(c["followups"]),
         "reschedule_attempts": [0 if e is None else len(e) for e in tracker_events],
         "deployment_healthy": [None if d is None else d.get("Healthy") for d in dstatus],
         "deployment_canary": [None if d is None else d.get("Canary") for d in dstatus],
@@ -719,17 +738,39 @@ def _alloc_columns(keep: list[int] | None, **c: list[Any]) -> dict[str, list[Any
 
 # -- fetchers -----------------------------------------------------------------------------------
 
+_Frames = tuple[pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame | None]
+# pandas 3 copies on write: a shallow copy is a frame of its own for whoever changes it
+_COPY_DEEP = int(pd.__version__.split(".")[0]) < 3
+
+
 def _frames(source: Any, *, namespace: str, job: str | Iterable[str] | None, node: str | Iterable[str] | None,
             alloc: str | Iterable[str] | None, status: str | Iterable[str] | None, since: Any, until: Any,
-            filter: str | None, want: tuple[bool, bool, bool],
-            ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame | None]:
+            filter: str | None, want: tuple[bool, bool, bool]) -> _Frames:
     jobs, nodes, statuses = _values("job", job), _values("node", node), _values("status", status)
     allocs = _values("alloc", alloc)
     unknown = [s for s in statuses or () if s not in CLIENT_STATUSES]
     if unknown:
         raise ValueError(f"status={unknown[0]!r} is not a client status; use one of {', '.join(CLIENT_STATUSES)}")
     lo, hi = _bound(since), _bound(until)
-    pages = iter_pages(source_of(source), "allocations", namespace=namespace,
+    src = source_of(source)
+    memo = getattr(src, "memo", None)
+    if not callable(memo):
+        return _build(src, namespace=namespace, jobs=jobs, nodes=nodes, allocs=allocs, statuses=statuses,
+                      lo=lo, hi=hi, filter=filter, want=want)
+    # A source that keeps what is built from it (CachedSource): the three frames are built
+    # once, together, and each fetcher hands out a copy of its own.
+    key = ("allocation_frames", namespace, jobs, nodes, allocs, statuses, lo, hi, filter)
+    built: _Frames = memo(key, lambda kept: _build(kept, namespace=namespace, jobs=jobs, nodes=nodes,
+                                                   allocs=allocs, statuses=statuses, lo=lo, hi=hi,
+                                                   filter=filter, want=(True, True, True)))
+    a, t, e = (f.copy(deep=_COPY_DEEP) if w and f is not None else None for f, w in zip(built, want, strict=True))
+    return a, t, e
+
+
+def _build(src: Any, *, namespace: str, jobs: tuple[str, ...] | None, nodes: tuple[str, ...] | None,
+           allocs: tuple[str, ...] | None, statuses: tuple[str, ...] | None, lo: int | None, hi: int | None,
+           filter: str | None, want: tuple[bool, bool, bool]) -> _Frames:
+    pages = iter_pages(src, "allocations", namespace=namespace,
                        filter=_server_filter(filter, jobs, nodes, statuses, allocs), fields=WIRE_FIELDS)
     default_ns = namespace if namespace != "*" else "default"
     schemas = (ALLOCATIONS, TASKS, TASK_EVENTS)

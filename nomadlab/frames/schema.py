@@ -154,8 +154,34 @@ def _object_array(values: Sequence[Any]) -> np.ndarray:
 def _strings(values: Sequence[Any]) -> Any:
     """pandas ``string``: None becomes ``<NA>``, and any other non-string goes through ``str()``
     (as ``pd.array(values, dtype="string")`` does, without its extra copies)."""
+    fast = _arrow_strings(values) if isinstance(values, list) else None
+    if fast is not None:
+        return fast
     dtype = pd.StringDtype()
     return dtype.construct_array_type()._from_sequence(_object_array(values), dtype=dtype, copy=False)
+
+
+def _arrow_strings(values: list[Any], *, empty_is_na: bool = False) -> Any:
+    """The pandas ``string`` array of a list of strings and Nones, built by pyarrow in one C
+    pass (pandas' own path checks every value in Python first), or None when the list holds
+    anything else or pandas keeps its strings elsewhere than in Arrow (the caller then takes
+    the general path). With ``empty_is_na``, "" becomes ``<NA>`` too (Go's zero string)."""
+    dtype = pd.StringDtype()
+    if dtype.storage != "pyarrow":
+        return None
+    import pyarrow as pa
+
+    try:
+        arr = pa.array(values, type=pa.large_string())
+    except (pa.ArrowException, UnicodeError, TypeError, ValueError, OverflowError):
+        return None
+    if empty_is_na and len(arr):
+        import pyarrow.compute as pc
+
+        empty = pc.equal(arr, "")
+        if pc.any(empty).as_py():
+            arr = pc.if_else(empty, pa.scalar(None, pa.large_string()), arr)
+    return dtype.construct_array_type()(pa.chunked_array([arr], type=pa.large_string()))
 
 
 def _int64_and_missing(values: Sequence[Any], fill: int) -> tuple[np.ndarray, np.ndarray]:

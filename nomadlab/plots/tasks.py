@@ -42,6 +42,25 @@ def _row_labels(frame: pd.DataFrame) -> pd.Series:
             + frame["task"].astype("string"))
 
 
+def _utc_text(times: pd.Series) -> pd.Series:
+    """``"YYYY-mm-dd HH:MM:SS UTC"`` of each UTC time (NaN for NaT), formatted in C by numpy
+    (``strftime`` formats value by value)."""
+    values = times.to_numpy(dtype="datetime64[s]")
+    if not len(values):   # numpy's string functions take no empty array
+        return pd.Series([], index=times.index, dtype=object)
+    text = np.char.add(np.char.replace(np.datetime_as_string(values, unit="s"), "T", " "), " UTC").astype(object)
+    text[np.isnat(values)] = np.nan
+    return pd.Series(text, index=times.index, dtype=object)
+
+
+def _set_arrays(trace: Any, **arrays: Any) -> None:
+    """Give ``trace``, already in its figure, its per-point arrays. ``add_trace`` deep-copies
+    what a trace holds, which for object arrays (labels, hover text) is one Python call per
+    value; set afterwards, they are validated and copied once, shallowly."""
+    for name, value in arrays.items():
+        trace[name] = value
+
+
 def task_timeline(
     task_events: pd.DataFrame,
     spans: pd.DataFrame | None = None,
@@ -114,25 +133,27 @@ def task_timeline(
         end = part["end"].fillna(last_time)
         width_ms = ((end - part["start"]).dt.total_seconds() * 1000).clip(lower=0)
         fig.add_trace(go.Bar(
-            name=state, orientation="h", y=labels[part.index], x=width_ms.to_numpy(), base=part["start"],
+            name=state, orientation="h", x=width_ms.to_numpy(), base=part["start"],
             marker={"color": STATUS_COLORS[state], "line": {"width": 0}}, opacity=0.85 if state != "dead" else 0.35,
-            customdata=np.column_stack([part["start"].dt.strftime("%Y-%m-%d %H:%M:%S UTC"),
-                                        end.dt.strftime("%Y-%m-%d %H:%M:%S UTC"), part["restarts"].fillna(0)]),
             hovertemplate=(f"<b>%{{y}}</b><br>{state} from %{{customdata[0]}}<br>to %{{customdata[1]}}"
                            "<br>restarts so far: %{customdata[2]}<extra></extra>"),
         ))
+        _set_arrays(fig.data[-1], y=labels[part.index],
+                    customdata=np.column_stack([_utc_text(part["start"]), _utc_text(end),
+                                                part["restarts"].fillna(0)]))
     message = ev["message"].astype("string").fillna("") if "message" in ev else pd.Series("", index=ev.index)
     picks = {"restart": restart & ev_keep, "oom kill": oom & ev_keep, "failure": fails & ev_keep & ~oom}
     for kind, mask in picks.items():
         rows = ev[mask]
         trace = go.Scattergl if int(mask.sum()) > WEBGL_THRESHOLD else go.Scatter
         fig.add_trace(trace(
-            name=kind, mode="markers", x=rows["time"], y=_row_labels(rows),
+            name=kind, mode="markers", x=rows["time"],
             marker=dict(EVENT_MARKERS[kind]),
-            customdata=np.column_stack([rows["type"].astype("string").fillna(""), message[mask]]),
             hovertemplate=(f"<b>%{{y}}</b><br>{kind}: %{{customdata[0]}}<br>%{{x|{HOVER_TIME}}}"
                            "<br>%{customdata[1]}<extra></extra>"),
         ))
+        _set_arrays(fig.data[-1], y=_row_labels(rows),
+                    customdata=np.column_stack([rows["type"].astype("string").fillna(""), message[mask]]))
     fig.update_yaxes(title_text="job.group[alloc] task", categoryorder="array", categoryarray=order.tolist()[::-1],
                      automargin=True)
     fig.update_xaxes(title_text="time (UTC)", type="date")

@@ -76,3 +76,23 @@ def test_a_reader_that_stops_early_leaves_nothing_half_kept(cluster: Any) -> Non
     src.clear()
     before = len(counting.lists())
     assert len(allocations(src)) == 5000 and len(counting.lists()) == before + 3
+
+
+def test_the_three_frames_are_built_once_and_handed_out_as_copies(cluster: Any) -> None:
+    counting = _Counting(cluster.transport())
+    src = CachedSource(LiveSource(NomadClient(transport=counting)))
+    first = tasks(src, status="running")
+    fetched = len(counting.lists())
+    assert fetched >= 1 and not src._pages                   # one fetch; its decoded pages not kept
+    events, allocs = task_events(src, status="running"), allocations(src, status="running")
+    assert len(counting.lists()) == fetched                  # built with the tasks, not fetched again
+    expected = allocation_frames(NomadClient(transport=cluster.transport()), status="running")
+    pd.testing.assert_frame_equal(allocs, expected.allocations)
+    pd.testing.assert_frame_equal(events, expected.task_events)
+    first.loc[0, "restarts"] = 99                           # a caller's change stays in its own copy
+    first["extra"] = 1
+    again = tasks(src, status="running")
+    pd.testing.assert_frame_equal(again, expected.tasks)
+    assert len(first) > 0 and again.attrs == expected.tasks.attrs and "extra" not in again
+    tasks(src, status="failed")                              # other filters: another fetch and build
+    assert len(counting.lists()) > fetched
