@@ -8,12 +8,13 @@ next value of one cluster-wide index and stamps the tables it touched, which is 
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["StateStore", "TABLES", "default_scheduler_config"]
+__all__ = ["StateStore", "TABLES", "TRACKED_TABLES", "default_scheduler_config"]
 
 _ORDERS: dict[str, Any] = {
     "create": lambda o: (o["CreateIndex"], o["ID"]),
@@ -35,6 +36,13 @@ TABLES = (
     "acl_policy",
     "acl_token",
 )
+
+TRACKED_TABLES = {"nodes": "nodes", "jobs": "jobs", "evals": "evals", "allocs": "allocs",
+                  "deployment": "deployments"}
+"""The tables whose writes feed the event stream, and the :class:`StateStore` attribute of each.
+
+Writers report the keys of these tables they change (:meth:`StateStore.touch`,
+:meth:`StateStore.insert`), so a commit's events are derived from those keys alone."""
 
 
 def default_scheduler_config() -> dict[str, Any]:
@@ -80,8 +88,15 @@ class StateStore:
         self.allocs_by_job: dict[tuple[str, str], dict[str, None]] = {}
         self.allocs_by_node: dict[str, dict[str, None]] = {}
         self.allocs_by_eval: dict[str, dict[str, None]] = {}
-        # Called as ``listener(index, tables)`` on every commit, under the lock.
+        # Called as ``listener(index, tables, changes)`` on every commit, under the lock;
+        # ``changes`` is {table: keys written} for a tracked commit, None for an untracked one.
         self.listeners: list[Any] = []
+        # Keys of the tracked tables written since the last commit that named the table.
+        self.touched: dict[str, dict[Any, None]] = {t: {} for t in TRACKED_TABLES}
+        # Each key's place in its table (dicts keep insertion order, and a key keeps its place
+        # when its object is replaced): reported keys are put back in table order with these.
+        self.ordinals: dict[str, dict[Any, int]] = {t: {} for t in TRACKED_TABLES}
+        self._ordinal = itertools.count()
         # (table, order) -> ((table index, size), objects in that order); see ordered().
         self._orders: dict[tuple[str, str], tuple[tuple[int, int], list[dict[str, Any]]]] = {}
 
@@ -107,16 +122,57 @@ class StateStore:
         self.index += 1
         return self.index
 
-    def commit(self, index: int, tables: Iterable[str]) -> None:
-        """Stamp ``tables`` with ``index`` and wake every blocked reader."""
+    def commit(self, index: int, tables: Iterable[str], *, tracked: bool = False) -> None:
+        """Stamp ``tables`` with ``index`` and wake every blocked reader.
+
+        ``tracked`` says the writer reported every object of the tracked tables it changed
+        (:meth:`touch`, :meth:`insert`), so listeners read those keys instead of scanning
+        whole tables for objects stamped with ``index``.
+        """
         names = tuple(tables)
         with self.lock:
             for t in names:
                 if self.table_index.get(t, 0) < index:
                     self.table_index[t] = index
+            changes: dict[str, dict[Any, None]] = {}
+            for t in names:
+                keys = self.touched.get(t)
+                if keys:
+                    changes[t] = keys
+                    self.touched[t] = {}
             for listener in self.listeners:
-                listener(index, names)
+                listener(index, names, changes if tracked else None)
             self._changed.notify_all()
+
+    # -- reporting writes of the tracked tables ------------------------------------------------
+    def objects(self, table: str) -> dict[Any, dict[str, Any]]:
+        """The dict of tracked ``table`` (``"deployment"`` is :attr:`deployments`)."""
+        objects: dict[Any, dict[str, Any]] = getattr(self, TRACKED_TABLES[table])
+        return objects
+
+    def touch(self, table: str, key: Any) -> None:
+        """Report that the object at ``key`` of tracked ``table`` changed (or was removed)."""
+        self.touched[table][key] = None
+
+    def stamp(self, table: str, key: Any, obj: dict[str, Any], index: int) -> None:
+        """Set ``obj``'s ``ModifyIndex`` to ``index`` and report it changed."""
+        obj["ModifyIndex"] = index
+        self.touched[table][key] = None
+
+    def insert(self, table: str, key: Any, obj: dict[str, Any]) -> None:
+        """Put ``obj`` at ``key`` of tracked ``table`` and report it."""
+        objects = self.objects(table)
+        if key not in objects:
+            self.ordinals[table][key] = next(self._ordinal)
+        objects[key] = obj
+        self.touched[table][key] = None
+
+    def remove(self, table: str, key: Any) -> dict[str, Any] | None:
+        """Take the object at ``key`` out of tracked ``table`` and report it."""
+        obj = self.objects(table).pop(key, None)
+        self.ordinals[table].pop(key, None)
+        self.touched[table][key] = None
+        return obj
 
     def max_index(self, tables: Iterable[str]) -> int:
         with self.lock:
@@ -158,7 +214,7 @@ class StateStore:
     # -- allocation secondary indexes ---------------------------------------------------------
     def put_alloc(self, alloc: dict[str, Any]) -> None:
         aid = alloc["ID"]
-        self.allocs[aid] = alloc
+        self.insert("allocs", aid, alloc)
         self.allocs_by_job.setdefault((alloc["Namespace"], alloc["JobID"]), {})[aid] = None
         if alloc.get("NodeID"):
             self.allocs_by_node.setdefault(alloc["NodeID"], {})[aid] = None
@@ -166,6 +222,7 @@ class StateStore:
 
     def delete_alloc(self, alloc_id: str) -> None:
         alloc = self.allocs.pop(alloc_id, None)
+        self.ordinals["allocs"].pop(alloc_id, None)
         if alloc is None:
             return
         self.allocs_by_job.get((alloc["Namespace"], alloc["JobID"]), {}).pop(alloc_id, None)
