@@ -17,6 +17,7 @@ from .errors import NomadHTTPError
 from .lifecycle import (
     CLIENT_DESCRIPTIONS,
     CLIENT_TRANSITIONS,
+    Behaviour,
     IllegalTransition,
     apply_task_transition,
     client_status,
@@ -136,7 +137,9 @@ class AllocationOperations:
         job = alloc["Job"]
         tg = _group(job, alloc["TaskGroup"])
         t = next(x for x in tg["Tasks"] if x["Name"] == task)
-        b = self.behaviours.of(job, tg, t)
+        # What the task does matters to a start (its next exit) and to a failed exit (OOM, exit
+        # code), not to a receive, a pull or a clean exit: looked up only then (it walks the rules).
+        b = self.behaviours.of(job, tg, t) if trigger not in ("receive", "pull", "exit_ok") else Behaviour()
         now = self.now_ns()
         fields: dict[str, dict[str, Any]] = {}
         if trigger == "pull":

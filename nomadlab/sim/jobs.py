@@ -57,7 +57,7 @@ class JobOperations:
         return list(reversed(self.state.job_versions.get((namespace, job_id), [])))
 
     def job_evals(self: SimCluster, namespace: str, job_id: str) -> list[dict[str, Any]]:
-        return [e for e in self.state.evals.values() if e["JobID"] == job_id and e["Namespace"] == namespace]
+        return self.state.job_evals(namespace, job_id)
 
     # -- register -------------------------------------------------------------------------------
     def register_job(
@@ -447,6 +447,7 @@ class JobOperations:
             if failed and reblock:
                 ev.update(Status="blocked", FailedTGAllocs=None,
                           StatusDescription="created to place remaining allocations")
+                self.state.blocked_evals[eval_id] = None
             elif failed:
                 blocked = self._create_eval(job, "queued-allocs", idx, priority=ev["Priority"],
                                             status="blocked", previous_eval=eval_id)
@@ -456,9 +457,8 @@ class JobOperations:
                 ev["BlockedEval"] = blocked["ID"]
                 ev["FailedTGAllocs"] = {g: m for g, m in failed.items()}
                 # Only one blocked eval per job is kept, as Nomad's blocked-evals tracker does.
-                for other in list(self.state.evals.values()):
-                    if (other["ID"] != blocked["ID"] and other["Status"] == "blocked"
-                            and other["JobID"] == job_id and other["Namespace"] == ns):
+                for other in self.state.job_evals(ns, job_id):
+                    if other["ID"] != blocked["ID"] and other["Status"] == "blocked":
                         other.update(Status="canceled", StatusDescription="evaluation is outdated",
                                      ModifyTime=self.now_ns())
                         self.state.stamp("evals", other["ID"], other, idx)
@@ -474,7 +474,7 @@ class JobOperations:
     def unblock_evals(self: SimCluster) -> None:
         """Re-run blocked evaluations after capacity changed (a node joined, work stopped)."""
         with self.state.lock:
-            blocked = [e for e in self.state.evals.values() if e["Status"] == "blocked"]
+            blocked = self.state.blocked()
             for ev in sorted(blocked, key=lambda e: (-e["Priority"], e["CreateIndex"])):
                 if ev["Status"] != "blocked":
                     continue

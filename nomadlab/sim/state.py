@@ -88,6 +88,10 @@ class StateStore:
         self.allocs_by_job: dict[tuple[str, str], dict[str, None]] = {}
         self.allocs_by_node: dict[str, dict[str, None]] = {}
         self.allocs_by_eval: dict[str, dict[str, None]] = {}
+        # Evaluation IDs by (namespace, job), in table order; IDs of removed ones are skipped.
+        self.evals_by_job: dict[tuple[str, str], dict[str, None]] = {}
+        # IDs of evaluations that were given the status "blocked" (a superset of the blocked).
+        self.blocked_evals: dict[str, None] = {}
         # Called as ``listener(index, tables, changes)`` on every commit, under the lock;
         # ``changes`` is {table: keys written} for a tracked commit, None for an untracked one.
         self.listeners: list[Any] = []
@@ -166,6 +170,10 @@ class StateStore:
             self.ordinals[table][key] = next(self._ordinal)
         objects[key] = obj
         self.touched[table][key] = None
+        if table == "evals":
+            self.evals_by_job.setdefault((obj["Namespace"], obj["JobID"]), {})[key] = None
+            if obj["Status"] == "blocked":
+                self.blocked_evals[key] = None
 
     def remove(self, table: str, key: Any) -> dict[str, Any] | None:
         """Take the object at ``key`` out of tracked ``table`` and report it."""
@@ -228,6 +236,21 @@ class StateStore:
         self.allocs_by_job.get((alloc["Namespace"], alloc["JobID"]), {}).pop(alloc_id, None)
         self.allocs_by_node.get(alloc.get("NodeID", ""), {}).pop(alloc_id, None)
         self.allocs_by_eval.get(alloc["EvalID"], {}).pop(alloc_id, None)
+
+    def job_evals(self, namespace: str, job_id: str) -> list[dict[str, Any]]:
+        """The evaluations of one job, in table order."""
+        ids = self.evals_by_job.get((namespace, job_id), {})
+        return [self.evals[i] for i in ids if i in self.evals]
+
+    def blocked(self) -> list[dict[str, Any]]:
+        """The evaluations whose status is ``blocked``, in table order (no walk of the table)."""
+        ordinals = self.ordinals["evals"]
+        ids = [i for i in self.blocked_evals if i in self.evals and self.evals[i]["Status"] == "blocked"]
+        self.blocked_evals = dict.fromkeys(ids)
+        if not all(i in ordinals for i in ids):  # put in the table directly: walk it
+            return [e for e in self.evals.values() if e["Status"] == "blocked"]
+        ids.sort(key=ordinals.__getitem__)
+        return [self.evals[i] for i in ids]
 
     def job_allocs(self, namespace: str, job_id: str) -> list[dict[str, Any]]:
         ids = self.allocs_by_job.get((namespace, job_id), {})
