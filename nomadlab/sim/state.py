@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["StateStore", "TABLES", "TRACKED_TABLES", "default_scheduler_config"]
+import orjson
+
+__all__ = ["StateStore", "EncodedCache", "TABLES", "TRACKED_TABLES", "default_scheduler_config"]
 
 _ORDERS: dict[str, Any] = {
     "create": lambda o: (o["CreateIndex"], o["ID"]),
@@ -55,6 +57,36 @@ def default_scheduler_config() -> dict[str, Any]:
         "MemoryOversubscriptionEnabled": False, "RejectJobRegistration": False, "PauseEvalBroker": False,
         "NodeLimitForFeasibilityChecks": 0, "CreateIndex": 1, "ModifyIndex": 1,
     }
+
+
+class EncodedCache:
+    """The JSON encoding of one projection of each object, kept while the object is unchanged.
+
+    A list endpoint renders its page by joining these (``orjson.Fragment`` values dumped in a
+    list give the same bytes as the dicts would), so an object is encoded again only when its
+    ``stamp`` changes (its modify indexes) or it is replaced by another object.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, tuple[dict[str, Any], Any, orjson.Fragment]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Any, obj: dict[str, Any], stamp: Any,
+            build: Callable[[dict[str, Any]], Any]) -> orjson.Fragment:
+        """The encoding of ``build(obj)``, from the cache when ``obj`` at ``stamp`` was encoded."""
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] is obj and hit[1] == stamp:
+            return hit[2]
+        fragment = orjson.Fragment(orjson.dumps(build(obj), option=orjson.OPT_NON_STR_KEYS))
+        self._entries[key] = (obj, stamp, fragment)
+        return fragment
+
+    def prune(self, live: dict[Any, Any]) -> None:
+        """Forget the encodings of objects no longer in ``live`` once they are many."""
+        if len(self._entries) > 2 * len(live) + 1024:
+            self._entries = {k: v for k, v in self._entries.items() if k in live}
 
 
 class StateStore:
@@ -101,6 +133,8 @@ class StateStore:
         # when its object is replaced): reported keys are put back in table order with these.
         self.ordinals: dict[str, dict[Any, int]] = {t: {} for t in TRACKED_TABLES}
         self._ordinal = itertools.count()
+        # Encoded list stubs by projection (see EncodedCache and the list routes).
+        self._encoded: dict[Any, EncodedCache] = {}
         # (table, order) -> ((table index, size), objects in that order); see ordered().
         self._orders: dict[tuple[str, str], tuple[tuple[int, int], list[dict[str, Any]]]] = {}
 
@@ -147,6 +181,13 @@ class StateStore:
             for listener in self.listeners:
                 listener(index, names, changes if tracked else None)
             self._changed.notify_all()
+
+    def encoded(self, projection: Any) -> EncodedCache:
+        """The cache of encodings for ``projection`` (a hashable name of what is rendered)."""
+        cache = self._encoded.get(projection)
+        if cache is None:
+            cache = self._encoded[projection] = EncodedCache()
+        return cache
 
     # -- reporting writes of the tracked tables ------------------------------------------------
     def objects(self, table: str) -> dict[Any, dict[str, Any]]:
