@@ -120,6 +120,7 @@ def commit_cost(options: _options.Options) -> dict[str, float]:
     print("one allocation commit (a signal), median of 41 paired: "
           + ", ".join(f"{m * 1e3:.3f} ms at {n:,}" for n, m in zip(sizes, medians, strict=True)))
     figures = {f"commit_ms_{n}": m * 1e3 for n, m in zip(sizes, medians, strict=True)}
+    clusters.clear()  # free them before the next build
 
     cluster = _large(options.allocs, ManualClock(time.time_ns()))
     continue_in_real_time(cluster)

@@ -1,11 +1,13 @@
 """The event stream: every committed change becomes Nomad events in a bounded buffer.
 
-After each commit the broker finds the objects of the touched tables whose ``ModifyIndex`` is
-the commit's index (one C-level pass over the indexes, :func:`_modified`), compares them with
-what it last saw, and records one event per changed
-object, with Nomad's topic, type, key, filter keys and payload (``{"Allocation": …}`` without its
-embedded job, ``{"Node": …}`` without its secret, ...). Events are serialized when they happen,
-so a subscriber that resumes later reads the objects as they were.
+After each commit the broker looks at the objects the writer reported changing (a tracked
+commit: :meth:`StateStore.touch` and friends, put back in table order), or, for an untracked
+commit, the objects of the named tables whose ``ModifyIndex`` is the commit's index (one C-level
+pass over the indexes, :func:`_modified`); it compares them with what it last saw, and records
+one event per changed object, with Nomad's topic, type, key, filter keys and payload
+(``{"Allocation": …}`` without its embedded job, ``{"Node": …}`` without its secret, ...).
+Events are serialized when they happen, so a subscriber that resumes later reads the objects as
+they were.
 
 ``GET /v1/event/stream`` subscribers read frames ``{"Index": N, "Events": [...]}`` from the
 buffer (starting at ``index``, or the oldest frame kept), filtered by topic and namespace, one
