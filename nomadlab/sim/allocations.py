@@ -17,6 +17,7 @@ from .errors import NomadHTTPError
 from .lifecycle import (
     CLIENT_DESCRIPTIONS,
     CLIENT_TRANSITIONS,
+    Behaviour,
     IllegalTransition,
     apply_task_transition,
     client_status,
@@ -75,7 +76,7 @@ class AllocationOperations:
         )
         if previous is not None:
             previous["NextAllocation"] = alloc["ID"]
-            previous["ModifyIndex"] = idx
+            self.state.stamp("allocs", previous["ID"], previous, idx)
             if previous["ClientStatus"] in ("failed", "lost") or previous.get("FollowupEvalID"):
                 events = list(((previous.get("RescheduleTracker") or {}).get("Events")) or [])
                 events.append({
@@ -129,7 +130,9 @@ class AllocationOperations:
         job = alloc["Job"]
         tg = _group(job, alloc["TaskGroup"])
         t = next(x for x in tg["Tasks"] if x["Name"] == task)
-        b = self.behaviours.of(job, tg, t)
+        # What the task does matters to a start (its next exit) and to a failed exit (OOM, exit
+        # code), not to a receive, a pull or a clean exit: looked up only then (it walks the rules).
+        b = self.behaviours.of(job, tg, t) if trigger not in ("receive", "pull", "exit_ok") else Behaviour()
         now = self.now_ns()
         fields: dict[str, dict[str, Any]] = {}
         if trigger == "pull":
@@ -203,7 +206,7 @@ class AllocationOperations:
         new = client_status(alloc["TaskStates"])
         old = alloc["ClientStatus"]
         now = self.now_ns()
-        alloc["ModifyIndex"] = idx
+        self.state.stamp("allocs", alloc["ID"], alloc, idx)
         alloc["ModifyTime"] = now
         tables = ["allocs"]
         if new != old and (old, new) in CLIENT_TRANSITIONS:
@@ -211,7 +214,7 @@ class AllocationOperations:
             alloc["ClientDescription"] = CLIENT_DESCRIPTIONS.get(new, "")
             if new == "failed":
                 tables += self._on_alloc_failed(alloc, idx)
-        self.state.commit(idx, tables)
+        self.state.commit(idx, tables, tracked=True)
         self._refresh_job(alloc["Namespace"], alloc["JobID"], idx)
         if new != old and new in ("complete", "failed"):
             self.unblock_evals()
@@ -244,14 +247,14 @@ class AllocationOperations:
         idx = self.state.next_index()
         alloc["DeploymentStatus"] = {"Healthy": True, "Timestamp": wire.rfc3339(self.now_ns()),
                                      "Canary": False, "ModifyIndex": idx}
-        alloc["ModifyIndex"] = idx
+        self.state.stamp("allocs", alloc_id, alloc, idx)
         dep = self.state.deployments.get(alloc.get("DeploymentID", ""))
         tables = ["allocs"]
         if dep is not None and dep["Status"] == "running":
             dstate = dep["TaskGroups"].get(alloc["TaskGroup"])
             if dstate is not None:
                 dstate["HealthyAllocs"] += 1
-            dep["ModifyIndex"] = idx
+            self.state.stamp("deployment", dep["ID"], dep, idx)
             dep["ModifyTime"] = self.now_ns()
             tables.append("deployment")
             if all(s["HealthyAllocs"] >= s["DesiredTotal"] for s in dep["TaskGroups"].values()):
@@ -259,13 +262,13 @@ class AllocationOperations:
                 dep["StatusDescription"] = "Deployment completed successfully"
                 self._mark_stable(dep["Namespace"], dep["JobID"], dep["JobVersion"], idx)
                 tables += ["jobs", "job_version"]
-        self.state.commit(idx, tables)
+        self.state.commit(idx, tables, tracked=True)
 
     def _mark_stable(self: SimCluster, ns: str, job_id: str, version: int, idx: int) -> None:
         job = self.state.jobs.get((ns, job_id))
         if job is not None and job["Version"] == version:
             job["Stable"] = True
-            job["ModifyIndex"] = idx
+            self.state.stamp("jobs", (ns, job_id), job, idx)
         for v in self.state.job_versions.get((ns, job_id), []):
             if v["Version"] == version:
                 v["Stable"] = True
@@ -294,12 +297,12 @@ class AllocationOperations:
             return
         idx = self.state.next_index()
         ev = self._create_eval(job, "alloc-failure", idx, priority=job["Priority"])
-        self.state.commit(idx, ["evals"])
+        self.state.commit(idx, ["evals"], tracked=True)
         self.process_eval(ev["ID"])
 
     def _fail_deployment(self: SimCluster, dep: dict[str, Any], idx: int, reason: str) -> None:
         dep["Status"] = "failed"
-        dep["ModifyIndex"] = idx
+        self.state.stamp("deployment", dep["ID"], dep, idx)
         dep["ModifyTime"] = self.now_ns()
         auto_revert = any(s.get("AutoRevert") for s in dep["TaskGroups"].values())
         stable = None
@@ -322,7 +325,7 @@ class AllocationOperations:
         """Server side: mark an allocation to stop; the client kills its tasks a moment later."""
         alloc["DesiredStatus"] = "stop"
         alloc["DesiredDescription"] = description
-        alloc["ModifyIndex"] = idx
+        self.state.stamp("allocs", alloc["ID"], alloc, idx)
         alloc["AllocModifyIndex"] = idx
         alloc["ModifyTime"] = self.now_ns()
         gen = self._gen()[alloc["ID"]] = self._gen().get(alloc["ID"], 0) + 1
@@ -343,9 +346,9 @@ class AllocationOperations:
         idx = self.state.next_index()
         alloc["ClientStatus"] = "complete" if alloc["ClientStatus"] != "failed" else "failed"
         alloc["ClientDescription"] = CLIENT_DESCRIPTIONS[alloc["ClientStatus"]]
-        alloc["ModifyIndex"] = idx
+        self.state.stamp("allocs", alloc_id, alloc, idx)
         alloc["ModifyTime"] = now
-        self.state.commit(idx, ["allocs"])
+        self.state.commit(idx, ["allocs"], tracked=True)
         self._refresh_job(alloc["Namespace"], alloc["JobID"], idx)
         self.unblock_evals()
 
@@ -362,9 +365,9 @@ class AllocationOperations:
                                               NoShutdownDelay=no_shutdown_delay or None)
             if reschedule:
                 alloc["DesiredTransition"]["Reschedule"] = True
-            alloc["ModifyIndex"] = idx
+            self.state.stamp("allocs", alloc_id, alloc, idx)
             ev = self._create_eval(job, "alloc-stop", idx, priority=job["Priority"])
-            self.state.commit(idx, ["allocs", "evals"])
+            self.state.commit(idx, ["allocs", "evals"], tracked=True)
             self.process_eval(ev["ID"])
             return {"EvalID": ev["ID"], "Index": idx}
 
@@ -443,9 +446,9 @@ class AllocationOperations:
 
                 raise NomadHTTPError(500, multierror(errors))
             idx = self.state.next_index()
-            alloc["ModifyIndex"] = idx
+            self.state.stamp("allocs", alloc_id, alloc, idx)
             alloc["ModifyTime"] = now
-            self.state.commit(idx, ["allocs"])
+            self.state.commit(idx, ["allocs"], tracked=True)
 
     def mark_lost(self: SimCluster, alloc: dict[str, Any], idx: int) -> None:
         """Client side is gone: the allocation is lost and its tasks are dead."""
@@ -460,7 +463,7 @@ class AllocationOperations:
         alloc["DesiredDescription"] = "alloc is lost since its node is down"
         alloc["ClientStatus"] = "lost"
         alloc["ClientDescription"] = "alloc is lost since its node is down"
-        alloc["ModifyIndex"] = idx
+        self.state.stamp("allocs", alloc["ID"], alloc, idx)
         alloc["ModifyTime"] = now
 
 

@@ -20,6 +20,7 @@ import contextlib
 import heapq
 import itertools
 import random
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,10 @@ from .versions import VersionOperations
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["SimCluster"]
+__all__ = ["SimCluster", "TICK_SLICE_S"]
+
+TICK_SLICE_S = 0.05
+"""Longest run of due transitions under the state lock before it is let go (seconds)."""
 
 
 class SimCluster(JobOperations, VersionOperations, LaunchOperations, AllocationOperations, NodeOperations,
@@ -156,15 +160,30 @@ class SimCluster(JobOperations, VersionOperations, LaunchOperations, AllocationO
         with self.state.lock:
             return self._timers[0][0] if self._timers else None
 
-    def tick(self) -> int:
-        """Run every transition that is due at the clock's current time; return how many ran."""
+    def tick(self, *, budget_s: float | None = None) -> int:
+        """Run every transition that is due at the clock's current time; return how many ran.
+
+        Transitions run in slices of at most :data:`TICK_SLICE_S` under the state lock, which is
+        let go between slices, so requests are answered while a backlog (the large scenario's
+        first second: ten thousand batch exits) is worked off. With ``budget_s``, stop after
+        about that long and leave the rest due (a request does not wait out a backlog).
+        """
         ran = 0
-        with self.state.lock:
-            while self._timers and self._timers[0][0] <= self.clock.now_ns():
-                _, _, fn, args = heapq.heappop(self._timers)
-                fn(*args)
-                ran += 1
-        return ran
+        clock = time.monotonic
+        stop = None if budget_s is None else clock() + budget_s
+        while True:
+            with self.state.lock:
+                slice_end = clock() + TICK_SLICE_S
+                while self._timers and self._timers[0][0] <= self.clock.now_ns():
+                    _, _, fn, args = heapq.heappop(self._timers)
+                    fn(*args)
+                    ran += 1
+                    if clock() >= slice_end:
+                        break
+                else:
+                    return ran
+            if stop is not None and clock() >= stop:
+                return ran
 
     def advance(self, seconds: float, *, step: float | None = None) -> None:
         """Move a :class:`ManualClock` forward, running transitions in time order on the way.
@@ -235,7 +254,9 @@ class SimCluster(JobOperations, VersionOperations, LaunchOperations, AllocationO
         """
         from .routes import ROUTER
 
-        self.tick()
+        # On simulated time a request sees every transition due; on real time the ticker works
+        # off a backlog, and a request takes at most one slice of it.
+        self.tick(budget_s=None if isinstance(self.clock, ManualClock) else TICK_SLICE_S)
         if self.faults:
             return self.faults.handle(self, request, lambda: ROUTER.dispatch(self, request))
         return ROUTER.dispatch(self, request)

@@ -52,6 +52,7 @@ class DeploymentOperations:
 
     def _stamp(self: SimCluster, dep: dict[str, Any], status: str, description: str, idx: int) -> None:
         dep.update(Status=status, StatusDescription=description, ModifyIndex=idx, ModifyTime=self.now_ns())
+        self.state.touch("deployment", dep["ID"])
 
     def fail_deployment(self: SimCluster, deployment_id: str) -> dict[str, Any]:
         """``POST /v1/deployment/fail/:id``: fail it by hand, rolling back when a group auto-reverts."""
@@ -61,7 +62,7 @@ class DeploymentOperations:
             description, target = self._rollback_target(dep, "Deployment marked as failed")
             self._stamp(dep, "failed", description, idx)
             ev = self._watcher_eval(dep, idx)
-            self.state.commit(idx, ["deployment", "evals"])
+            self.state.commit(idx, ["deployment", "evals"], tracked=True)
             if target is not None:
                 self.register_job(copy.deepcopy(target), namespace=dep["Namespace"],
                                   triggered_by="deployment-watcher")
@@ -94,12 +95,12 @@ class DeploymentOperations:
             idx = self.state.next_index()
             if pause:
                 self._stamp(dep, "paused", "Deployment is paused", idx)
-                self.state.commit(idx, ["deployment"])
+                self.state.commit(idx, ["deployment"], tracked=True)
                 return self._update_reply(None, idx)
             self._stamp(dep, "running", "Deployment is running", idx)
             ev = self._watcher_eval(dep, idx)
             self._recount_health(dep, idx)
-            self.state.commit(idx, ["deployment", "evals", "jobs", "job_version"])
+            self.state.commit(idx, ["deployment", "evals", "jobs", "job_version"], tracked=True)
             if ev is not None:
                 self.process_eval(ev["ID"])
             return self._update_reply(ev, idx)
@@ -146,10 +147,10 @@ class DeploymentOperations:
             for name, dstate in (dep.get("TaskGroups") or {}).items():
                 if all_groups or name in groups:
                     dstate["Promoted"] = True
-            dep["ModifyIndex"] = idx
+            self.state.stamp("deployment", dep["ID"], dep, idx)
             dep["ModifyTime"] = self.now_ns()
             ev = self._watcher_eval(dep, idx)
-            self.state.commit(idx, ["deployment", "evals"])
+            self.state.commit(idx, ["deployment", "evals"], tracked=True)
             if ev is not None:
                 self.process_eval(ev["ID"])
             return self._update_reply(ev, idx)
@@ -180,7 +181,7 @@ class DeploymentOperations:
                     alloc["DeploymentStatus"] = {"Healthy": value, "Timestamp": stamp,
                                                  "Canary": bool((alloc.get("DeploymentStatus") or {}).get("Canary")),
                                                  "ModifyIndex": idx}
-                    alloc["ModifyIndex"] = idx
+                    self.state.stamp("allocs", alloc_id, alloc, idx)
                     alloc["ModifyTime"] = self.now_ns()
             target = None
             if unhealthy:
@@ -189,9 +190,9 @@ class DeploymentOperations:
                 self._stamp(dep, "failed", description, idx)
             else:
                 self._recount_health(dep, idx)
-                dep["ModifyIndex"] = idx
+                self.state.stamp("deployment", dep["ID"], dep, idx)
             ev = self._watcher_eval(dep, idx)
-            self.state.commit(idx, ["deployment", "allocs", "evals", "jobs", "job_version"])
+            self.state.commit(idx, ["deployment", "allocs", "evals", "jobs", "job_version"], tracked=True)
             if target is not None:
                 self.register_job(copy.deepcopy(target), namespace=dep["Namespace"], triggered_by="deployment-watcher")
             elif ev is not None:

@@ -1,11 +1,13 @@
 """The event stream: every committed change becomes Nomad events in a bounded buffer.
 
-After each commit the broker finds the objects of the touched tables whose ``ModifyIndex`` is
-the commit's index (one C-level pass over the indexes, :func:`_modified`), compares them with
-what it last saw, and records one event per changed
-object, with Nomad's topic, type, key, filter keys and payload (``{"Allocation": …}`` without its
-embedded job, ``{"Node": …}`` without its secret, ...). Events are serialized when they happen,
-so a subscriber that resumes later reads the objects as they were.
+After each commit the broker looks at the objects the writer reported changing (a tracked
+commit: :meth:`StateStore.touch` and friends, put back in table order), or, for an untracked
+commit, the objects of the named tables whose ``ModifyIndex`` is the commit's index (one C-level
+pass over the indexes, :func:`_modified`); it compares them with what it last saw, and records
+one event per changed object, with Nomad's topic, type, key, filter keys and payload
+(``{"Allocation": …}`` without its embedded job, ``{"Node": …}`` without its secret, ...).
+Events are serialized when they happen, so a subscriber that resumes later reads the objects as
+they were.
 
 ``GET /v1/event/stream`` subscribers read frames ``{"Index": N, "Events": [...]}`` from the
 buffer (starting at ``index``, or the oldest frame kept), filtered by topic and namespace, one
@@ -14,6 +16,7 @@ JSON object per line, with a ``{}`` heartbeat on connect and every 30 s.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -93,6 +96,9 @@ class EventBroker:
         ``event_buffer_size`` default is 100).
     """
 
+    cross_check = False
+    """Also scan each tracked commit's tables and fail if the writer's report differs (tests)."""
+
     def __init__(self, state: StateStore, *, buffer_size: int = 100, heartbeat_s: float = 30.0) -> None:
         self.state = state
         self.enabled = True
@@ -105,6 +111,9 @@ class EventBroker:
         # Event types named by the write that is about to commit, as Nomad names events by
         # the Raft message type (nomad/state/events.go MsgTypeEvents), keyed by (kind, id).
         self._types: dict[tuple[str, str], str] = {}
+        # The order in which jobs were first seen, as the purge check walks them.
+        self._job_order: dict[tuple[str, str], int] = {}
+        self._job_seq = itertools.count()
         state.listeners.append(self.on_commit)
 
     def name_next(self, kind: str, key: str, event_type: str) -> None:
@@ -113,35 +122,39 @@ class EventBroker:
         self._types[(kind, key)] = event_type
 
     # -- publishing ---------------------------------------------------------------------------
-    def on_commit(self, index: int, tables: tuple[str, ...]) -> None:
-        """Record events for the objects changed at ``index`` (called under the state lock)."""
+    def on_commit(self, index: int, tables: tuple[str, ...],
+                  changes: dict[str, dict[Any, None]] | None = None) -> None:
+        """Record events for the objects changed at ``index`` (called under the state lock).
+
+        ``changes`` holds the keys the writer reported per table (a tracked commit): only those
+        objects are looked at, so a commit costs what it wrote. Without it (an untracked
+        commit), the touched tables are scanned for objects stamped with ``index``.
+        """
         if not self.enabled:
             return
         events: list[_Event] = []
-        s = self.state
         if "nodes" in tables:
-            for node in _modified(s.nodes, index):
+            for node in self._objects("nodes", index, changes):
                 self._node(node, index, events)
         if "jobs" in tables:
-            for job in _modified(s.jobs, index):
+            for job in self._objects("jobs", index, changes):
                 self._job(job, index, events)
-            seen_jobs = self._seen["job"]
-            for key in [k for k in seen_jobs if k not in s.jobs]:     # purged
+            for key in self._purged_jobs(index, changes):
                 ns, jid = key
-                del seen_jobs[key]
+                del self._seen["job"][key]
                 events.append(self._make("Job", "JobDeregistered", jid, ns, (), {"Job": None}, index))
         if "evals" in tables:
-            for ev in _modified(s.evals, index):
+            for ev in self._objects("evals", index, changes):
                 sig = (ev["Status"], ev["ModifyIndex"])
                 if self._changed("eval", ev["ID"], sig):
                     keys = (ev["JobID"], ev.get("DeploymentID") or "")
                     events.append(self._make("Evaluation", "EvaluationUpdated", ev["ID"], ev["Namespace"],
                                              keys, {"Evaluation": ev}, index))
         if "allocs" in tables:
-            for alloc in _modified(s.allocs, index):
+            for alloc in self._objects("allocs", index, changes):
                 self._alloc(alloc, index, events)
         if "deployment" in tables:
-            for dep in _modified(s.deployments, index):
+            for dep in self._objects("deployment", index, changes):
                 dep_sig = (dep["Status"], dep["ModifyIndex"], orjson.dumps(dep["TaskGroups"]))
                 if self._changed("deployment", dep["ID"], dep_sig):
                     events.append(self._make("Deployment", "DeploymentStatusUpdate", dep["ID"], dep["Namespace"],
@@ -151,6 +164,47 @@ class EventBroker:
                 self.frames[-1][1].extend(events)
             else:
                 self.frames.append((index, events))
+
+    def _objects(self, table: str, index: int, changes: dict[str, dict[Any, None]] | None) -> list[dict[str, Any]]:
+        """The objects of ``table`` stamped with ``index``, in table order.
+
+        From the reported keys when there are some (each put back in its table place by its
+        ordinal); a key without an ordinal (an object put in its table directly) means the
+        report cannot be ordered, and the table is scanned instead.
+        """
+        objects = self.state.objects(table)
+        if changes is None:
+            return _modified(objects, index)
+        keys = [k for k in changes.get(table, ()) if k in objects]
+        ordinals = self.state.ordinals[table]
+        if all(k in ordinals for k in keys):
+            keys.sort(key=ordinals.__getitem__)
+            found = [o for o in map(objects.__getitem__, keys) if o["ModifyIndex"] == index]
+        else:
+            found = _modified(objects, index)
+        if self.cross_check:
+            scanned = _modified(objects, index)
+            if list(map(id, found)) != list(map(id, scanned)):
+                raise AssertionError(
+                    f"commit {index} reported {[o.get('ID') for o in found]} in {table}, but the objects "
+                    f"stamped with it are {[o.get('ID') for o in scanned]}: a writer changed an object "
+                    "without touching it"
+                )
+        return found
+
+    def _purged_jobs(self, index: int, changes: dict[str, dict[Any, None]] | None) -> list[tuple[str, str]]:
+        """Keys of jobs seen before and no longer in the jobs table, in the order first seen."""
+        seen_jobs = self._seen["job"]
+        jobs = self.state.jobs
+        if changes is None:
+            return [k for k in seen_jobs if k not in jobs]
+        gone = [k for k in changes.get("jobs", ()) if k not in jobs and k in seen_jobs]
+        gone.sort(key=self._job_order.__getitem__)
+        if self.cross_check:
+            scanned = [k for k in seen_jobs if k not in jobs]
+            if gone != scanned:
+                raise AssertionError(f"commit {index} reported purged jobs {gone}, but {scanned} are gone")
+        return gone
 
     def _changed(self, kind: str, key: Any, sig: tuple[Any, ...]) -> bool:
         seen = self._seen[kind]
@@ -195,6 +249,8 @@ class EventBroker:
         sig = (job["Version"], job["Status"], bool(job.get("Stop")), job["ModifyIndex"], job.get("Stable"))
         if prev == sig:
             return
+        if prev is None:
+            self._job_order[key] = next(self._job_seq)
         seen[key] = sig
         etype = "JobDeregistered" if job.get("Stop") and (prev is None or not prev[2]) else "JobRegistered"
         out.append(self._make("Job", etype, job["ID"], job["Namespace"], (), {"Job": job}, index))

@@ -57,7 +57,7 @@ class JobOperations:
         return list(reversed(self.state.job_versions.get((namespace, job_id), [])))
 
     def job_evals(self: SimCluster, namespace: str, job_id: str) -> list[dict[str, Any]]:
-        return [e for e in self.state.evals.values() if e["JobID"] == job_id and e["Namespace"] == namespace]
+        return self.state.job_evals(namespace, job_id)
 
     # -- register -------------------------------------------------------------------------------
     def register_job(
@@ -117,7 +117,7 @@ class JobOperations:
                 job["SubmitTime"] = now
                 job["Status"] = "pending"
                 job["Stable"] = False
-                self.state.jobs[key] = job
+                self.state.insert("jobs", key, job)
                 versions = self.state.job_versions.setdefault(key, [])
                 versions.append(copy.deepcopy(job))
                 del versions[:-JOB_TRACKED_VERSIONS]
@@ -143,7 +143,7 @@ class JobOperations:
                 ev = self._create_eval(job, triggered_by, idx, priority=eval_priority or job["Priority"])
                 eval_id, eval_index = ev["ID"], idx
                 tables.append("evals")
-            self.state.commit(idx, tables)
+            self.state.commit(idx, tables, tracked=True)
             if eval_id:
                 self.process_eval(eval_id)
             else:
@@ -296,14 +296,14 @@ class JobOperations:
                         "NextToken": ""}
             idx = self.state.next_index()
             if purge:
-                del self.state.jobs[key]
+                self.state.remove("jobs", key)
                 self.state.job_versions.pop(key, None)
                 self.state.job_summaries.pop(key, None)
                 self.state.scaling_events.pop(key, None)
                 stub_job = dict(job, Stop=True)
             else:
                 job["Stop"] = True
-                job["ModifyIndex"] = idx
+                self.state.stamp("jobs", key, job, idx)
                 job["JobModifyIndex"] = idx
                 job["SubmitTime"] = self.now_ns()
                 job["Version"] += 1
@@ -312,7 +312,7 @@ class JobOperations:
                 del versions[:-JOB_TRACKED_VERSIONS]
                 stub_job = job
             ev = self._create_eval(stub_job, "job-deregister", idx, priority=eval_priority or job["Priority"])
-            self.state.commit(idx, ["jobs", "job_version", "job_summary", "evals"])
+            self.state.commit(idx, ["jobs", "job_version", "job_summary", "evals"], tracked=True)
             self.process_eval(ev["ID"], job_override=stub_job)
             return {
                 "EvalID": ev["ID"],
@@ -338,7 +338,7 @@ class JobOperations:
                 raise NomadHTTPError(500, "can't evaluate parameterized job")
             idx = self.state.next_index()
             ev = self._create_eval(job, "job-register", idx, priority=job["Priority"])
-            self.state.commit(idx, ["evals"])
+            self.state.commit(idx, ["evals"], tracked=True)
             self.process_eval(ev["ID"])
             return {
                 "EvalID": ev["ID"], "EvalCreateIndex": idx, "JobModifyIndex": job["JobModifyIndex"],
@@ -376,7 +376,7 @@ class JobOperations:
         )
         if wait_until_ns:
             ev["WaitUntil"] = wire.rfc3339(wait_until_ns)
-        self.state.evals[ev["ID"]] = ev
+        self.state.insert("evals", ev["ID"], ev)
         return ev
 
     def process_eval(self: SimCluster, eval_id: str, *, job_override: dict[str, Any] | None = None,
@@ -396,8 +396,9 @@ class JobOperations:
             # by _refresh_job only when their status or counts change (Nomad's setJobStatus).
             tables = {"evals", "allocs"}
             if job is None:
-                ev.update(Status="complete", ModifyIndex=idx, ModifyTime=self.now_ns())
-                self.state.commit(idx, tables)
+                ev.update(Status="complete", ModifyTime=self.now_ns())
+                self.state.stamp("evals", eval_id, ev, idx)
+                self.state.commit(idx, tables, tracked=True)
                 return
             allocs = self.state.job_allocs(ns, job_id)
             versions = {v["Version"]: v for v in self.state.job_versions.get((ns, job_id), [])}
@@ -412,7 +413,7 @@ class JobOperations:
             for a in result.inplace:
                 a["Job"] = versions.get(job["Version"], job)
                 a["AllocModifyIndex"] = idx
-                a["ModifyIndex"] = idx
+                self.state.stamp("allocs", a["ID"], a, idx)
                 a["ModifyTime"] = self.now_ns()
                 if deployment_id and a.get("DeploymentID") != deployment_id:
                     # generic_sched: an in-place update joins the new deployment with its
@@ -428,14 +429,14 @@ class JobOperations:
                                                status="pending", previous_eval=eval_id, wait_until_ns=at_ns)
                     follow["Wait"] = 0
                     a["FollowupEvalID"] = follow["ID"]
-                    a["ModifyIndex"] = idx
+                    self.state.stamp("allocs", a["ID"], a, idx)
                     self.at(at_ns, self._run_followup, follow["ID"])
             # Every placement that did not fit stays queued: the first failure plus the
             # ones coalesced into its metric.
             queued = {g: 1 + int(m.get("CoalescedFailures") or 0) for g, m in failed.items()}
+            self.state.stamp("evals", eval_id, ev, idx)
             ev.update(
                 Status="complete",
-                ModifyIndex=idx,
                 ModifyTime=self.now_ns(),
                 FailedTGAllocs={g: m for g, m in failed.items()} or None,
                 QueuedAllocations={tg["Name"]: queued.get(tg["Name"], 0) for tg in job.get("TaskGroups") or ()},
@@ -446,6 +447,7 @@ class JobOperations:
             if failed and reblock:
                 ev.update(Status="blocked", FailedTGAllocs=None,
                           StatusDescription="created to place remaining allocations")
+                self.state.blocked_evals[eval_id] = None
             elif failed:
                 blocked = self._create_eval(job, "queued-allocs", idx, priority=ev["Priority"],
                                             status="blocked", previous_eval=eval_id)
@@ -455,13 +457,13 @@ class JobOperations:
                 ev["BlockedEval"] = blocked["ID"]
                 ev["FailedTGAllocs"] = {g: m for g, m in failed.items()}
                 # Only one blocked eval per job is kept, as Nomad's blocked-evals tracker does.
-                for other in list(self.state.evals.values()):
-                    if (other["ID"] != blocked["ID"] and other["Status"] == "blocked"
-                            and other["JobID"] == job_id and other["Namespace"] == ns):
-                        other.update(Status="canceled", ModifyIndex=idx,
-                                     StatusDescription="evaluation is outdated", ModifyTime=self.now_ns())
+                for other in self.state.job_evals(ns, job_id):
+                    if other["ID"] != blocked["ID"] and other["Status"] == "blocked":
+                        other.update(Status="canceled", StatusDescription="evaluation is outdated",
+                                     ModifyTime=self.now_ns())
+                        self.state.stamp("evals", other["ID"], other, idx)
             self.queued[(ns, job_id)] = queued
-            self.state.commit(idx, tables | {"deployment"})
+            self.state.commit(idx, tables | {"deployment"}, tracked=True)
             self._refresh_job(ns, job_id, idx)
 
     def _run_followup(self: SimCluster, eval_id: str) -> None:
@@ -472,13 +474,14 @@ class JobOperations:
     def unblock_evals(self: SimCluster) -> None:
         """Re-run blocked evaluations after capacity changed (a node joined, work stopped)."""
         with self.state.lock:
-            blocked = [e for e in self.state.evals.values() if e["Status"] == "blocked"]
+            blocked = self.state.blocked()
             for ev in sorted(blocked, key=lambda e: (-e["Priority"], e["CreateIndex"])):
                 if ev["Status"] != "blocked":
                     continue
                 idx = self.state.next_index()
-                ev.update(Status="pending", ModifyIndex=idx, ModifyTime=self.now_ns())
-                self.state.commit(idx, ["evals"])
+                ev.update(Status="pending", ModifyTime=self.now_ns())
+                self.state.stamp("evals", ev["ID"], ev, idx)
+                self.state.commit(idx, ["evals"], tracked=True)
                 self.process_eval(ev["ID"], reblock=True)
 
     def _place_all(
@@ -578,8 +581,8 @@ class JobOperations:
                 if "job_summary" in touched and summary is not None:
                     summary["ModifyIndex"] = idx
                 if "jobs" in touched:
-                    job["ModifyIndex"] = idx
-                self.state.commit(idx, touched)
+                    self.state.stamp("jobs", key, job, idx)
+                self.state.commit(idx, touched, tracked=True)
             if job.get("ParentID"):
                 self._refresh_children(namespace, job["ParentID"])
 
@@ -595,7 +598,7 @@ class JobOperations:
             summary["Children"] = counts
             idx = self.state.next_index()
             summary["ModifyIndex"] = idx
-            self.state.commit(idx, ["job_summary"])
+            self.state.commit(idx, ["job_summary"], tracked=True)
 
     def _maybe_deployment(
         self: SimCluster, job: dict[str, Any], result: ReconcileResult, idx: int
@@ -612,9 +615,10 @@ class JobOperations:
             return ""
         if current is not None and current["Status"] in ("running", "paused", "pending"):
             current.update(Status="cancelled", StatusDescription="Cancelled due to newer version of job",
-                           ModifyIndex=idx, ModifyTime=self.now_ns())
+                           ModifyTime=self.now_ns())
+            self.state.stamp("deployment", current["ID"], current, idx)
         dep = wire.new_deployment(deployment_id=self.new_id(), job=job, now_ns=self.now_ns(), index=idx)
-        self.state.deployments[dep["ID"]] = dep
+        self.state.insert("deployment", dep["ID"], dep)
         return str(dep["ID"])
 
     def latest_deployment(self: SimCluster, namespace: str, job_id: str) -> dict[str, Any] | None:

@@ -32,8 +32,8 @@ class NodeOperations:
             if spec.get("node_pool", "default") not in self.state.node_pools:
                 raise bad_request(f'node pool "{spec["node_pool"]}" does not exist')
             node = wire.new_node(now_ns=self.now_ns(), index=idx, **spec)
-            self.state.nodes[node["ID"]] = node
-            self.state.commit(idx, ["nodes"])
+            self.state.insert("nodes", node["ID"], node)
+            self.state.commit(idx, ["nodes"], tracked=True)
             evals = self._system_jobs_eval(node, idx, "node-update")
             self.unblock_evals()
             for ev in evals:
@@ -116,7 +116,7 @@ class NodeOperations:
                     if a["Job"]["Type"] in ("system", "sysbatch"):
                         continue
                     a["DesiredTransition"] = dict(a.get("DesiredTransition") or {}, Migrate=True)
-                    a["ModifyIndex"] = idx
+                    self.state.stamp("allocs", a["ID"], a, idx)
                 for job in self._jobs_on_node(node_id):
                     if job["Type"] in ("system", "sysbatch"):
                         continue
@@ -124,9 +124,9 @@ class NodeOperations:
                                            node_id=node_id, node_modify_index=idx)
                     eval_ids.append(ev["ID"])
                 self.after(0, self._drain_check, node_id)
-            node["ModifyIndex"] = idx
+            self.state.stamp("nodes", node_id, node, idx)
             self.events.name_next("node", node_id, "NodeDrain")
-            self.state.commit(idx, ["nodes", "allocs", "evals"])
+            self.state.commit(idx, ["nodes", "allocs", "evals"], tracked=True)
             for eid in eval_ids:
                 self.process_eval(eid)
             return {"NodeModifyIndex": idx, "EvalIDs": eval_ids or None,
@@ -151,10 +151,10 @@ class NodeOperations:
         node["DrainStrategy"] = None
         now = wire.rfc3339(self.now_ns())
         node["LastDrain"] = dict(node.get("LastDrain") or {}, Status="complete", UpdatedAt=now)
-        node["ModifyIndex"] = idx
+        self.state.stamp("nodes", node_id, node, idx)
         self._node_event(node, "Node drain complete", idx)
         self.events.name_next("node", node_id, "NodeDrain")  # BatchNodeUpdateDrainRequestType
-        self.state.commit(idx, ["nodes", "allocs"])
+        self.state.commit(idx, ["nodes", "allocs"], tracked=True)
 
     # -- evaluate and purge ---------------------------------------------------------------------
     def _node_update_response(self: SimCluster, idx: int, eval_ids: list[str], node_index: int) -> dict[str, Any]:
@@ -192,7 +192,7 @@ class NodeOperations:
             node = self._node(node_id)
             idx = self.state.next_index()
             eval_ids = self._node_evals(node, idx)
-            self.state.commit(idx, ["evals"])
+            self.state.commit(idx, ["evals"], tracked=True)
             for eid in eval_ids:
                 self.process_eval(eid)
             return self._node_update_response(idx, eval_ids, int(node["ModifyIndex"]))
@@ -206,11 +206,11 @@ class NodeOperations:
         with self.state.lock:
             node = self._node(node_id)
             idx = self.state.next_index()
-            del self.state.nodes[node_id]
+            self.state.remove("nodes", node_id)
             for a in self.state.node_allocs(node_id):
                 self.mark_lost(a, idx)
             eval_ids = self._node_evals(node, idx)
-            self.state.commit(idx, ["nodes", "allocs", "evals"])
+            self.state.commit(idx, ["nodes", "allocs", "evals"], tracked=True)
             for eid in eval_ids:
                 self.process_eval(eid)
             return self._node_update_response(idx, eval_ids, idx)
@@ -233,11 +233,11 @@ class NodeOperations:
             idx = self.state.next_index()
             changed = True
             node["SchedulingEligibility"] = eligibility
-            node["ModifyIndex"] = idx
+            self.state.stamp("nodes", node_id, node, idx)
             if changed:
                 self._node_event(node, f"Node marked as {eligibility}", idx, subsystem="Cluster")
             self.events.name_next("node", node_id, "NodeEligibility")
-            self.state.commit(idx, ["nodes"])
+            self.state.commit(idx, ["nodes"], tracked=True)
             eval_ids: list[str] = []
             if changed and eligibility == "eligible":
                 eval_ids = self._system_jobs_eval(node, idx, "node-update")
@@ -256,7 +256,7 @@ class NodeOperations:
             idx = self.state.next_index()
             node["Status"] = status
             node["StatusUpdatedAt"] = self.now_ns() // 1_000_000_000
-            node["ModifyIndex"] = idx
+            self.state.stamp("nodes", node_id, node, idx)
             msg = {"down": "Node heartbeat missed", "ready": "Node reregistered by heartbeat"}.get(
                 status, f"Node status {status}")
             self._node_event(node, msg, idx, subsystem="Cluster")
@@ -264,7 +264,7 @@ class NodeOperations:
             if status == "down":
                 for a in self.state.node_allocs(node_id):
                     self.mark_lost(a, idx)
-            self.state.commit(idx, ["nodes", "allocs"])
+            self.state.commit(idx, ["nodes", "allocs"], tracked=True)
             evals = []
             for job in jobs:
                 ev = self._create_eval(job, "node-update", idx, priority=job["Priority"],
@@ -272,7 +272,7 @@ class NodeOperations:
                 evals.append(ev["ID"])
             if status == "ready":
                 evals += self._system_jobs_eval(node, idx, "node-update")
-            self.state.commit(idx, ["evals"])
+            self.state.commit(idx, ["evals"], tracked=True)
             for eid in evals:
                 self.process_eval(eid)
             for job in jobs:

@@ -150,7 +150,7 @@ def build_large(cluster: SimCluster, *, nodes: int = LARGE_DEFAULTS["nodes"],
                 now_ns=now - 30 * 24 * 3600 * NS_PER_S, index=state.next_index(),
                 version=cluster.version,
             )
-            state.nodes[node["ID"]] = node
+            state.insert("nodes", node["ID"], node)
             node_list.append(node)
         free = [list(node_allocatable(n)) for n in node_list]
         available = {dc: sum(1 for n in node_list if n["Datacenter"] == dc) for dc in _DCS}
@@ -166,7 +166,7 @@ def build_large(cluster: SimCluster, *, nodes: int = LARGE_DEFAULTS["nodes"],
             job.update(Version=0, CreateIndex=job_idx, ModifyIndex=job_idx, JobModifyIndex=job_idx,
                        SubmitTime=submit, Status="running" if job["TaskGroups"][0]["Count"] else "dead",
                        Stable=service)
-            state.jobs[key] = job
+            state.insert("jobs", key, job)
             state.job_versions[key] = [job]
             tg = job["TaskGroups"][0]
             ask = group_ask(tg)
@@ -177,7 +177,7 @@ def build_large(cluster: SimCluster, *, nodes: int = LARGE_DEFAULTS["nodes"],
                 job_modify_index=job_idx, now_ns=submit, index=job_idx, status="complete",
             )
             ev.update(ModifyIndex=eval_idx, QueuedAllocations={tg["Name"]: 0}, SnapshotIndex=job_idx)
-            state.evals[ev["ID"]] = ev
+            state.insert("evals", ev["ID"], ev)
             dep_id = ""
             if service and tg.get("Update"):
                 dep = wire.new_deployment(deployment_id=cluster.new_id(), job=job, now_ns=submit,
@@ -186,7 +186,7 @@ def build_large(cluster: SimCluster, *, nodes: int = LARGE_DEFAULTS["nodes"],
                 dstate = dep["TaskGroups"][tg["Name"]]
                 dstate.update(PlacedAllocs=tg["Count"], HealthyAllocs=tg["Count"])
                 dep["ModifyTime"] = submit + 60 * NS_PER_S
-                state.deployments[dep["ID"]] = dep
+                state.insert("deployment", dep["ID"], dep)
                 dep_id = dep["ID"]
             tasks = tg["Tasks"]
             for i in range(tg["Count"]):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .. import wire
 from ..acl import require_ns, visible
@@ -24,7 +25,12 @@ from .common import create_index_token, index_token_key, ns_matches
 if TYPE_CHECKING:
     from ..cluster import SimCluster
 
-__all__ = ["register"]
+__all__ = ["register", "wants_pretty"]
+
+
+def wants_pretty(req: Request) -> bool:
+    """Whether the reply is indented (``?pretty``, as :func:`..router.json_response` reads it)."""
+    return req.has("pretty") and (req.param("pretty") or "") != "0"
 
 
 def allocs_list(c: SimCluster, req: Request) -> Response:
@@ -34,7 +40,23 @@ def allocs_list(c: SimCluster, req: Request) -> Response:
     prefix = req.param("prefix") or ""
     resources = query_bool(req, "resources")
     task_states = query_bool(req, "task_states", True)
+
+    def stub(a: dict[str, Any]) -> dict[str, Any]:
+        return wire.alloc_stub(a, resources=resources, task_states=task_states, copy=False)
+
+    # Each stub's bytes are kept until the allocation changes (its modify indexes, or its modify
+    # time for a client update): a big list is joined, not encoded again. ``?pretty`` indents
+    # the dicts instead.
+    pretty = wants_pretty(req)
+    cache = c.state.encoded(("alloc_stub", resources, task_states))
+
+    def cached(a: dict[str, Any]) -> Any:
+        return cache.get(a["ID"], a, (a["ModifyIndex"], a["AllocModifyIndex"], a["ModifyTime"]), stub)
+
+    project: Callable[[dict[str, Any]], Any] = stub if pretty else cached
     with c.state.lock:
+        if not pretty:
+            cache.prune(c.state.allocs)
         if prefix:
             allocs = c.state.ordered("allocs", c.state.allocs, "id")
             token, key = (lambda a: a["ID"]), (lambda t: t)
@@ -44,7 +66,7 @@ def allocs_list(c: SimCluster, req: Request) -> Response:
         page, next_token = paginate(
             req, allocs, token=token, sort_key=key,
             include=lambda a: ns_matches(a["Namespace"], ns, req) and a["ID"].startswith(prefix),
-            project=lambda a: wire.alloc_stub(a, resources=resources, task_states=task_states, copy=False),
+            project=project,
         )
         return json_response(req, page, index=index, meta=True, next_token=next_token)
 
