@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from nomadlab.client import NomadClient
-from nomadlab.sim import SimCluster
 from nomadlab.errors import NotFoundError
+from nomadlab.sim import SimCluster
 
 from .conftest import Recorder, nomad_error
 
