@@ -94,6 +94,8 @@ def audit_log(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
                 continue
             rows.append({**{c: record.get(c) for c in AUDIT_COLUMNS}, "torn": False})
     frame = pd.DataFrame(rows, columns=list(AUDIT_COLUMNS))
-    frame["time"] = pd.to_datetime(frame["time"], utc=True, errors="coerce", format="ISO8601")
+    # only text is a time (a number or a map in a damaged record is missing, not an epoch), in ns
+    times = frame["time"].where(frame["time"].map(lambda v: isinstance(v, str)), None)
+    frame["time"] = pd.to_datetime(times, utc=True, errors="coerce", format="ISO8601").dt.as_unit("ns")
     frame["torn"] = frame["torn"].astype(bool)
     return frame

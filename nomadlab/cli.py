@@ -420,6 +420,21 @@ def _fault_arg(text: str) -> object:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class _FaultAction(argparse._AppendAction):
+    """``--fault``: its help is written from :mod:`nomadlab.sim.faults` when it is shown, so it
+    lists every kind and option the parser knows without importing the simulator on every command."""
+
+    @property
+    def help(self) -> str:
+        from .sim.faults import fault_help
+
+        return fault_help()
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        """argparse sets the help given to ``add_argument``; the generated one is always shown."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nomadlab", description="Explore HashiCorp Nomad from Jupyter.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -441,11 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--acl", action="store_true",
                      help="enforce ACLs; bootstrap with POST /v1/acl/bootstrap (or `nomad acl bootstrap`)")
     sim.add_argument(
-        "--fault", action="append", default=[], type=_fault_arg, metavar="ROUTE:KIND[:k=v,...]",
-        help="inject a fault (repeatable): ROUTE is a path glob, KIND one of latency, error, "
-             "reset, truncate, drop_stream, leader_loss; options rate, status, retry_after_s, "
-             "latency_s, after_events, times, body, methods (GET|PUT). "
-             "E.g. '/v1/jobs*:error:status=503,rate=0.5' or '*:latency:latency_s=0.2'",
+        "--fault", action=_FaultAction, default=[], type=_fault_arg, metavar="ROUTE:KIND[:k=v,...]",
     )
     sim.add_argument("--fault-seed", type=int, default=None,
                      help="seed for fault rates (default: --seed)")

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pandas as pd
 
+from nomadlab.errors import NomadError
 from nomadlab.frames.allocations import CLIENT_STATUSES, DESIRED_STATUSES
 from nomadlab.frames.schema import Column, Schema, register
 
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EVENTS",
     "EVENT_TOPICS",
+    "HistoryFormatError",
     "TABLES",
     "arrow_schema",
     "clusters",
@@ -59,6 +61,11 @@ __all__ = [
     "write_events",
     "write_usage",
 ]
+
+class HistoryFormatError(NomadError, ValueError):
+    """A file of a history root cannot be read as its table (damaged, cut short, or not written
+    by :mod:`nomadlab.history`); the message names the file and what to do."""
+
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 _PART = re.compile(r"part-(\d+)\.parquet\Z")
@@ -400,8 +407,7 @@ def _read_table(root: str | os.PathLike[str], table: str, *, cluster: str | Sequ
                 continue
             parts = sorted((p for p in path.iterdir() if _PART.match(p.name)),
                            key=lambda p: int(_PART.match(p.name).group(1)))  # type: ignore[union-attr]
-            for part in parts:
-                tables.append(pa.parquet.read_table(part, schema=arrow))
+            tables += [_read_part(pa, part, arrow, table, base) for part in parts]
     if not tables:
         return schema.empty()
     data = pa.concat_tables(tables)
@@ -425,6 +431,24 @@ def _read_table(root: str | os.PathLike[str], table: str, *, cluster: str | Sequ
     return frame[keep.to_numpy()].reset_index(drop=True)
 
 
+def _read_part(pa: Any, part: Path, arrow: Any, table: str, root: Path) -> Any:
+    """One part file as ``arrow``'s columns; HistoryFormatError when it cannot be."""
+    aside = f"move it out of {root} to read the rest (nomadlab.history writes whole files, so it was damaged or " \
+            "put there by something else)"
+    try:
+        names = pa.parquet.read_schema(part).names
+    except (pa.ArrowException, OSError) as exc:
+        raise HistoryFormatError(f"{part} is not a readable Parquet file ({exc}): {aside}") from None
+    missing = [n for n in arrow.names if n not in names]
+    if missing:
+        raise HistoryFormatError(f"{part} is not a {table} table: it lacks the columns {missing} (see "
+                                 f"docs/storage.md for the schema): {aside}")
+    try:
+        return pa.parquet.read_table(part, schema=arrow)
+    except (pa.ArrowException, OSError) as exc:
+        raise HistoryFormatError(f"{part} does not hold the {table} table's types ({exc}): {aside}") from None
+
+
 def read_usage(
     root: str | os.PathLike[str],
     *,
@@ -442,6 +466,8 @@ def read_usage(
     ------
     FileNotFoundError
         ``root`` is not a folder.
+    HistoryFormatError
+        A part file is damaged or is not a usage table (the message names it).
     """
     return _read_table(root, "usage", cluster=cluster, since=since, until=until)
 
@@ -461,6 +487,8 @@ def read_events(
     ------
     FileNotFoundError
         ``root`` is not a folder.
+    HistoryFormatError
+        A part file is damaged or is not an events table (the message names it).
     """
     return _read_table(root, "events", cluster=cluster, since=since, until=until)
 

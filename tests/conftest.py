@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -27,6 +29,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"CI is set but the sample responses are not at {SAMPLES_DIR}: check out ../shared "
             "beside the project (the contract tests need them and would otherwise be skipped)"
         )
+
+
+def require(module: str, *, install: str) -> ModuleType:
+    """Import a dependency outside the test extra (``jupyterlab``, from the ``lab`` extra).
+
+    In CI, where every extra is installed, a missing one fails the test with what to install;
+    elsewhere the test is skipped with that reason. Test-extra packages are imported plainly.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        reason = f"{module} is not installed ({exc}): pip install {install}"
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)

@@ -36,3 +36,24 @@ def test_samples_are_found_beside_the_checkout() -> None:
     fixed = ("/" + "work/shared", "/" + "work/main")   # spelled apart so this file is no offender
     offenders = [p for p in root.joinpath("tests").rglob("*.py") if any(f in p.read_text() for f in fixed)]
     assert offenders == []
+
+
+def test_no_test_skips_on_a_missing_import() -> None:
+    """``importorskip`` would turn a missing test dependency, or an import error of nomadlab's own
+    modules, into a green run: test-extra packages are imported plainly, the others through
+    ``tests.conftest.require`` (which fails in CI)."""
+    root = Path(__file__).resolve().parents[1]
+    call = "importor" + "skip("   # spelled apart so this file is no offender
+    offenders = [str(p.relative_to(root)) for p in root.joinpath("tests").rglob("*.py") if call in p.read_text()]
+    assert offenders == []
+
+
+def test_require_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = "nomadlab_no_such_module"
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=f"{missing} is not installed.*pip install x"):
+        conftest.require(missing, install="x")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="pip install x"):
+        conftest.require(missing, install="x")
+    assert conftest.require("json", install="x").__name__ == "json"

@@ -32,6 +32,7 @@ from nomadlab.cli import (
     lab_url,
     login_file,
 )
+from tests.conftest import require
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -311,7 +312,7 @@ def test_demo_starts_jupyterlab_with_a_private_login_link_and_stops_when_it_exit
     """--no-browser: the generated token is never printed; the login link is in a 0600 file that
     logs in, and is removed when the demo ends. JupyterLab answers on --lab-port with notebooks/ as
     its root; shutting it down ends the demo."""
-    pytest.importorskip("jupyterlab")
+    require("jupyterlab", install="'nomadlab[lab]'")
     lab_port = _free_port()
     demo = Demo("--port", "0", "--lab-port", str(lab_port), "--no-browser", "--", *_root_args(),
                 env=_lab_env(demo_env, tmp_path))
@@ -358,7 +359,7 @@ def test_demo_jupyterlab_opens_the_browser_with_the_generated_token(
 ) -> None:
     """Without --no-browser, JupyterLab hands the browser (here a script, via BROWSER) its redirect
     file, which carries the token; the token is still not printed, and SIGTERM removes the file."""
-    pytest.importorskip("jupyterlab")
+    require("jupyterlab", install="'nomadlab[lab]'")
     opened = tmp_path / "opened.txt"
     browser = tmp_path / "browser.sh"
     browser.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
@@ -395,7 +396,7 @@ def test_demo_uses_the_users_jupyter_token_and_writes_no_login_file(
 ) -> None:
     """JUPYTER_TOKEN already set: JupyterLab uses it, the demo says so without printing it, and
     writes no login file."""
-    pytest.importorskip("jupyterlab")
+    require("jupyterlab", install="'nomadlab[lab]'")
     jupyter_token = "t-" + os.urandom(8).hex()
     lab_port = _free_port()
     demo = Demo("--port", "0", "--lab-port", str(lab_port), "--no-browser", "--", *_root_args(),
@@ -436,7 +437,7 @@ def test_demo_started_in_the_background_stops_jupyterlab_too(
 ) -> None:
     """Started as a script's background job (SIGINT ignored on entry), the demo still stops on
     SIGINT or SIGTERM, stops JupyterLab, and leaves nothing listening on either port."""
-    pytest.importorskip("jupyterlab")
+    require("jupyterlab", install="'nomadlab[lab]'")
     lab_port = _free_port()
     real_popen = subprocess.Popen
 

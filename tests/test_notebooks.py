@@ -10,14 +10,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import ipykernel  # noqa: F401 - the kernel the notebooks run in (test extra)
+import nbformat
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
-
-from nomadlab.report import ReportError, execute_notebook  # noqa: E402
-from tests import hygiene  # noqa: E402
+from nomadlab.report import ReportError, execute_notebook
+from tests import hygiene
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 EXPLORE = NOTEBOOKS / "explore.ipynb"

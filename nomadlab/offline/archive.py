@@ -55,6 +55,8 @@ import pandas as pd
 from nomadlab.sources import DETAIL_KINDS, LIST_KINDS, DetailKind, Details, ListKind
 from nomadlab.streams import Event
 
+from ._files import OfflineFormatError
+
 __all__ = [
     "CAPTURED_KEY",
     "INTERVAL_KEY",
@@ -104,8 +106,12 @@ _GO_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)? ([+-]\d{
 _PLAUSIBLE_S = 7 * 24 * 3600      # a capture's file times lie within a week of its start
 
 
-class DebugArchiveError(ValueError):
-    """The path is not a readable ``nomad operator debug`` archive."""
+class DebugArchiveError(OfflineFormatError):
+    """The path is not a readable ``nomad operator debug`` archive (a :class:`~nomadlab.errors.NomadError`
+    and a ``ValueError``, as every error of a saved source's format); ``path`` names it."""
+
+    def __init__(self, message: str, *, path: str | os.PathLike[str] = "") -> None:
+        super().__init__(message, path=path)
 
 
 class DebugArchiveWarning(UserWarning):
@@ -237,7 +243,8 @@ def _read_tarball(path: Path) -> _Content:
             tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - closed by the with block below
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise DebugArchiveError(f"{path} is not a tar archive ({exc}): give the nomad-debug-*.tar.gz "
-                                    f"that nomad operator debug wrote, or the folder it was extracted to") from None
+                                    f"that nomad operator debug wrote, or the folder it was extracted to",
+                                    path=path) from None
         current = "(the archive's first member)"
         last = "(its start)"
         try:
@@ -304,7 +311,8 @@ def _check(content: _Content) -> None:
     if not known:
         cut = f" ({content.problems[0]})" if content.problems else ""
         raise DebugArchiveError(f"{content.path} holds no nomad operator debug capture (no index.json, cluster/ "
-                                f"or interval/ member){cut}: give the nomad-debug-*.tar.gz or its extracted folder")
+                                f"or interval/ member){cut}: give the nomad-debug-*.tar.gz or its extracted folder",
+                                path=content.path)
 
 
 # -- decoding members ---------------------------------------------------------------------

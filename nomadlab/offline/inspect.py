@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from ._files import OfflineFormatError
+
 __all__ = ["Inspection", "inspect_path"]
 
 Kind = Literal["snapshot", "recording", "debug-archive", "history"]
@@ -226,8 +228,9 @@ def inspect_path(path: str | os.PathLike[str]) -> Inspection:
     ------
     FileNotFoundError
         ``path`` does not exist.
-    ValueError
-        ``path`` is none of the four kinds (the message names what each looks like).
+    OfflineFormatError
+        ``path`` is none of the four kinds (the message names what each looks like); a
+        ``ValueError`` and a :class:`~nomadlab.errors.NomadError`.
     """
     p = Path(path)
     if not p.exists():
@@ -243,8 +246,8 @@ def inspect_path(path: str | os.PathLike[str]) -> Inspection:
         return _from_archive(p)
     except DebugArchiveError:
         pass
-    raise ValueError(
+    raise OfflineFormatError(
         f"{p} is not something nomadlab can inspect: expected a snapshot (manifest.json with format "
         f"nomadlab-snapshot), a recording (recording.json with format nomadlab-recording), a nomad operator "
         f"debug archive (nomad-debug-*.tar.gz or its folder) or a Parquet history root (usage/ or events/ "
-        f"with cluster=*/date=* folders)")
+        f"with cluster=*/date=* folders)", path=p)

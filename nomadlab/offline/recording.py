@@ -516,6 +516,13 @@ def _read_header(folder: Path) -> Mapping[str, Any]:
         raw = orjson.loads(path.read_bytes())
     except FileNotFoundError:
         raise FileNotFoundError(f"{folder} holds no {HEADER}: it is not a nomadlab recording") from None
+    except NotADirectoryError:
+        raise OfflineFormatError(f"{folder} is a file, not a recording: give the folder nomadlab record wrote "
+                                 f"(it holds {HEADER}); open_source tells snapshots and archives apart",
+                                 path=folder) from None
+    except OSError as exc:
+        raise OfflineFormatError(f"{path} cannot be read ({exc.strerror or exc}): check the recording's folder",
+                                 path=path) from None
     except orjson.JSONDecodeError as exc:
         raise OfflineFormatError(f"{path} is not valid JSON ({exc}): the recording's header is damaged",
                                  path=path) from None

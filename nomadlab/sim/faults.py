@@ -75,6 +75,8 @@ __all__ = [
     "parse_fault",
     "NO_LEADER",
     "FAULT_KINDS",
+    "FAULT_OPTIONS",
+    "fault_help",
 ]
 
 FaultKind = Literal["latency", "error", "reset", "truncate", "drop_stream", "cut_stream", "leader_loss"]
@@ -477,14 +479,32 @@ def _error_response(fault: Fault) -> Response:
 _INT_KEYS = {"status", "after_events", "times"}
 _FLOAT_KEYS = {"rate", "retry_after_s", "latency_s"}
 _KEYS = _INT_KEYS | _FLOAT_KEYS | {"methods", "body"}
+# The options of the text form, in the order help texts list them (every key of _KEYS).
+FAULT_OPTIONS: tuple[str, ...] = (
+    "rate", "status", "retry_after_s", "latency_s", "after_events", "times", "body", "methods",
+)
+
+
+def fault_help() -> str:
+    """What ``nomadlab sim --fault`` takes, written from :data:`FAULT_KINDS` and :data:`FAULT_OPTIONS`.
+
+    Examples
+    --------
+    >>> "cut_stream" in fault_help() and "after_events" in fault_help()
+    True
+    """
+    options = ", ".join("methods (GET|PUT)" if key == "methods" else key for key in FAULT_OPTIONS)
+    return (f"inject a fault (repeatable): ROUTE is a path glob, KIND one of {', '.join(FAULT_KINDS)}; "
+            f"options {options}. E.g. '/v1/jobs*:error:status=503,rate=0.5' or '*:latency:latency_s=0.2'")
 
 
 def parse_fault(spec: str) -> Fault:
     """Parse ``ROUTE:KIND[:k=v,...]`` (what ``nomadlab sim --fault`` takes) into a :class:`Fault`.
 
-    ``ROUTE`` is a path glob, ``KIND`` one of :data:`FAULT_KINDS`, and the options are the
-    :class:`Fault` fields: ``rate``, ``status``, ``retry_after_s``, ``latency_s``,
-    ``after_events``, ``times``, ``body`` (no commas) and ``methods`` (``GET|PUT``).
+    ``ROUTE`` is a path glob, ``KIND`` one of :data:`FAULT_KINDS`, and the options
+    (:data:`FAULT_OPTIONS`) are the :class:`Fault` fields: ``rate``, ``status``,
+    ``retry_after_s``, ``latency_s``, ``after_events``, ``times``, ``body`` (no commas) and
+    ``methods`` (``GET|PUT``).
 
     Examples
     --------

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from nomadlab.client import NomadClient
 from nomadlab.errors import NotFoundError
+from nomadlab.sim import SimCluster
 
 from .conftest import Recorder, nomad_error
 
@@ -40,3 +42,25 @@ def test_404_on_an_allocation_hints_at_garbage_collection(make_client: MakeClien
     with pytest.raises(NotFoundError) as info:
         client.get("/v1/allocation/5c3e0f1a")
     assert "garbage-collected" in info.value.hint and "5c3e0f1a" in info.value.hint
+
+
+@pytest.mark.parametrize(("path", "body"), NOT_FOUND, ids=[b for _, b in NOT_FOUND])
+def test_the_simulator_answers_nomads_404_texts(path: str, body: str) -> None:
+    """The same table against the simulator: each unknown object is Nomad's 404 with Nomad's text,
+    and the client turns it into a NotFoundError holding that text, asked once."""
+    transport = _Counting(SimCluster.default(seed=0).transport())
+    with NomadClient(transport=transport) as client, pytest.raises(NotFoundError) as info:
+        client.get(path)
+    assert (info.value.status, info.value.body.strip()) == (404, body)
+    assert transport.paths == [path]
+
+
+class _Counting(httpx.BaseTransport):
+    """The simulator's transport, keeping the path of every request it is given."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner, self.paths = inner, list[str]()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return self.inner.handle_request(request)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
 import nomadlab.sim as sim
 from nomadlab.client import NomadClient, RetryPolicy
@@ -19,8 +20,6 @@ from nomadlab.errors import (
 )
 
 from .conftest import TOKEN, FakeTime
-
-trustme = pytest.importorskip("trustme")
 
 
 @pytest.fixture

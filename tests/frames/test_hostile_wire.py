@@ -129,7 +129,12 @@ def _check(name: str, source: StaticSource) -> None:
     fetch: Callable[..., pd.DataFrame] = getattr(frames, name)
     for kwargs in ({}, FILTERS.get(name, {})):
         df = fetch(source, **kwargs)
-        frames.schema(name).validate(df)
+        schema = frames.schema(name)
+        schema.validate(df)
+        for column in (c for c in schema.columns if c.dtype == "object"):
+            # maps and lists, or missing: a malformed value (a string where a map belongs) is missing
+            wrong = [v for v in df[column.name] if v is not None and not isinstance(v, (dict, list))]
+            assert wrong == [], f"{name}.{column.name} holds {wrong[:3]!r}"
         errors = df.attrs.get("errors", {})
         assert isinstance(errors, dict)
         assert all(isinstance(v, str) for v in errors.values())
@@ -174,3 +179,26 @@ def test_malformed_list_element_is_dropped_not_fatal(name: str, element: Any) ->
     for kind in detail_kinds:
         broken = {k: element for k in DETAILS[kind]}
         _check(name, StaticSource(LISTS, {**DETAILS, kind: broken}))
+
+
+def _every_field(obj: Any, value: Any) -> Any:
+    """``obj`` with each of its fields (each field of each object, for a list) set to ``value``."""
+    if isinstance(obj, dict):
+        return {k: value for k in obj}
+    if isinstance(obj, list):
+        return [_every_field(o, value) for o in obj]
+    return obj
+
+
+@pytest.mark.parametrize("name", sorted(READS))
+@pytest.mark.parametrize("value", ["x", 7, -1.5, True, [], {}, [None], {"a": None}], ids=repr)
+def test_every_field_of_the_wrong_type_is_missing_in_its_cell(name: str, value: Any) -> None:
+    """Each field of every object set to one wrong-typed value at once (a string where a map or a
+    list belongs, a map where a number belongs): the schema holds and no such value reaches a
+    cell whose column holds maps or lists."""
+    list_kinds, detail_kinds = READS[name]
+    lists = {k: _every_field(v, value) if k in list_kinds else v for k, v in LISTS.items()}
+    details = {k: {key: _every_field(v, value) for key, v in d.items()} if k in detail_kinds else d
+               for k, d in DETAILS.items()}
+    _check(name, StaticSource(lists, details))
+    _check(name, StaticSource(LISTS, details))

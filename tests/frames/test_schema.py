@@ -346,3 +346,19 @@ def test_concat_of_frames_that_left_the_schema_keeps_what_they_hold() -> None:
     assert out["note"].tolist()[2] == "extra" and pd.isna(out["note"].tolist()[0])   # kept, not dropped
     assert list(out["status"].cat.categories) == ["a", "b", "alpha", "zeta"]
     assert out.attrs["frame"] == "test_all_kinds"
+
+
+def test_sample_strategies_skip_without_the_samples_never_stand_in(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Any) -> None:
+    """Without ``../shared`` a sample (and a hypothesis strategy over one) skips the test: a stand-in
+    object would let the fuzz tests pass while testing almost nothing."""
+    import warnings
+
+    from tests.frames import conftest as frames_conftest
+
+    monkeypatch.setattr(frames_conftest, "SAMPLES_DIR", tmp_path / "absent")
+    with pytest.raises(pytest.skip.Exception, match="absent"):
+        frames_conftest.sample("GET_v1_jobs.json")
+    with warnings.catch_warnings(), pytest.raises(pytest.skip.Exception, match="absent"):
+        warnings.simplefilter("ignore")   # .example() outside @given warns that it is for the REPL
+        frames_conftest.mutated_sample("GET_v1_jobs.json").example()

@@ -9,6 +9,9 @@ Run from the checkout's root::
 It runs the fault matrix, the TLS matrix, the load run and a token-hygiene sweep (the client
 and action tests in a child pytest with ``NOMADLAB_HYGIENE_TOKEN`` set), a few minutes on two
 cores, loopback only. The tests in ``tests/reliability`` assert the same figures case by case.
+The page also shows the last run of ``python -m tests.reliability.mutations`` (each defect
+class's fix broken in a scratch copy, and the tests that caught it), read from
+``tests/reliability/mutations.json``: that run takes longer, so it is made apart.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .figures import Figure
+from .mutations import Outcome, load_results
 
 __all__ = ["HYGIENE_TESTS", "hygiene_sweep", "main", "measure_all", "render", "versions"]
 
@@ -88,8 +92,34 @@ def _row(cells: Iterable[object]) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
 
-def render(figures: Sequence[Figure], found: dict[str, str], when: dt.datetime) -> str:
-    """The Markdown page: a summary per suite, then every case."""
+def _defects(recorded: tuple[str, list[Outcome]] | None) -> list[str]:
+    """The section on the mutation run: each fix broken, the test that caught it, and after."""
+    lines = ["", "## Defects and the tests that catch them", ""]
+    if recorded is None:
+        return lines + ["No mutation run is recorded: run `python -m tests.reliability.mutations`."]
+    when, outcomes = recorded
+    caught = sum(o.at_target for o in outcomes)
+    lines += [
+        f"Run {when} UTC by `python -m tests.reliability.mutations`: each fix below was broken in a",
+        "scratch copy of the checkout (the file named; the checkout itself is never changed), the",
+        "listed tests were run with the fix broken, then again with it restored.",
+        f"**{caught} of {len(outcomes)} broken fixes caught, every one passing again once restored.**"
+        if caught == len(outcomes) else f"**{caught} of {len(outcomes)} broken fixes caught.**",
+        "",
+        _row(["defect class", "what was broken (file)", "caught by (first failing test)", "broken", "restored"]),
+        _row(["---"] * 5),
+    ]
+    for o in outcomes:
+        first = o.caught_by[0] if o.caught_by else "**not caught** (" + ", ".join(o.tests) + ")"
+        after = o.restored if o.restored_exit == 0 else f"**{o.restored}**"
+        lines.append(_row([o.defect, f"{o.what} (`{o.file}`)", f"`{first}`" if o.caught_by else first,
+                           o.broken, after]))
+    return lines
+
+
+def render(figures: Sequence[Figure], found: dict[str, str], when: dt.datetime,
+           mutations: tuple[str, list[Outcome]] | None = None) -> str:
+    """The Markdown page: a summary per suite, the mutation run, then every case."""
     suites: dict[str, list[Figure]] = {}
     for f in figures:
         suites.setdefault(f.suite, []).append(f)
@@ -160,6 +190,7 @@ def render(figures: Sequence[Figure], found: dict[str, str], when: dt.datetime) 
         "With `NOMADLAB_HYGIENE_TOKEN=1` (always when `CI` is true) every test runs with `NOMAD_TOKEN`",
         "set to that token, so notebook kernels and commands started by a test carry it too; set",
         "`NOMADLAB_HYGIENE_REPORT=<file>` for a JSON count of the texts scanned.",
+        *_defects(mutations),
         "",
         "## Every case",
         "",
@@ -179,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("nomadlab").setLevel(logging.ERROR)   # the retries under faults are the point
     figures = measure_all(lambda step: print(f"measuring {step} ...", file=sys.stderr, flush=True))
-    page = render(figures, versions(), dt.datetime.now(dt.UTC))
+    page = render(figures, versions(), dt.datetime.now(dt.UTC), load_results())
     if args.out == "-":
         sys.stdout.write(page)
     else:

@@ -8,7 +8,6 @@ github.com/mitchellh/pointerstructure error formats.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,9 @@ from nomadlab.sim.bexpr import (
     FilterSyntaxError,
     compile_filter,
 )
+from tests.conftest import SAMPLES_DIR
 
-SAMPLES = Path(__file__).parents[3] / "shared" / "nomad-api" / "samples"
+SAMPLES = SAMPLES_DIR
 
 JOB: dict[str, Any] = {
     "ID": "web",
@@ -573,7 +573,7 @@ def test_syntax_errors(expression: str, message: str) -> None:
 def test_nomad_docs_example_datacenters_contains_dc2() -> None:
     unfiltered = SAMPLES / "GET_v1_jobs_unfiltered_from_filtering_section.json"
     filtered = SAMPLES / "GET_v1_jobs_filter_Datacenters_contains_dc2.json"
-    if not (unfiltered.is_file() and filtered.is_file()):
+    if not SAMPLES.is_dir():  # in CI the run fails at its start instead (tests/conftest.py); a missing file fails
         pytest.skip(f"official samples not found under {SAMPLES}")
     jobs = json.loads(unfiltered.read_text())
     expected = json.loads(filtered.read_text())

@@ -23,8 +23,8 @@ def _client(cluster: SimCluster) -> httpx.Client:
 
 def _sample(name: str) -> Any:
     path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"sample {name} not available")
+    if not SAMPLES.is_dir():  # in CI the run fails at its start instead (tests/conftest.py)
+        pytest.skip(f"sample responses not found at {SAMPLES}")
     return json.loads(path.read_text())
 
 

@@ -13,10 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 from nomadlab.cli import build_parser
-from nomadlab.sim import SimCluster, routes
+from nomadlab.sim import SimCluster, faults, routes
 from nomadlab.sim.faults import (
+    FAULT_KINDS,
+    FAULT_OPTIONS,
     NO_LEADER,
     ConnectionFault,
     DroppingStream,
@@ -295,7 +298,6 @@ def test_reset_over_the_wire(cluster: SimCluster) -> None:
 
 
 def test_reset_over_tls(cluster: SimCluster, tmp_path: Path) -> None:
-    trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
     cert_file, key_file, ca_file = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
@@ -500,6 +502,23 @@ def test_cli_rejects_a_bad_fault_with_exit_2(flag: str, message: str,
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "argument --fault" in err and message in err
+
+
+def test_cli_fault_help_lists_every_kind_and_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """The help is written from faults.py's tables, so a kind added there is listed without more."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["sim", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    shown = text.split("--fault ROUTE:KIND[:k=v,...] ", 1)[1].split("--fault-seed", 1)[0]
+    kinds = shown.split("KIND one of ", 1)[1].split(";", 1)[0]
+    assert [k.strip() for k in kinds.split(",")] == list(FAULT_KINDS)
+    assert "cut_stream" in kinds
+    assert set(FAULT_OPTIONS) == faults._KEYS
+    options = shown.split("; options ", 1)[1].split(". E.g.", 1)[0]
+    assert [o.split(" ")[0] for o in options.split(", ")] == list(FAULT_OPTIONS)
+    for example in ("/v1/jobs*:error:status=503,rate=0.5", "*:latency:latency_s=0.2"):
+        assert example in shown
+        parse_fault(example)  # the examples the help gives are accepted
 
 
 def _free_port() -> int:

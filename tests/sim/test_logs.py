@@ -124,8 +124,8 @@ def test_framed_body_is_concatenated_stream_frames(web: tuple[SimCluster, dict[s
 
 def test_frame_shape_matches_sample(web: tuple[SimCluster, dict[str, Any]]) -> None:
     path = SAMPLES / "GET_v1_client_fs_logs_alloc_id.frames.json"
-    if not path.exists():
-        pytest.skip("sample not available")
+    if not SAMPLES.is_dir():  # in CI the run fails at its start instead (tests/conftest.py); a missing file fails
+        pytest.skip(f"sample responses not found at {SAMPLES}")
     sample = json.loads(path.read_text())
     cluster, alloc = web
     frames = decode_all([_logs(cluster, alloc["ID"], task="nginx", type="stdout").content])
