@@ -109,11 +109,17 @@ class PeriodicDispatcher:
         with self._cluster.state.lock:
             return self._pending.get((namespace, job_id))
 
-    def _on_commit(self, index: int, tables: tuple[str, ...]) -> None:
+    def _on_commit(self, index: int, tables: tuple[str, ...],
+                   changes: dict[str, dict[Any, None]] | None = None) -> None:
         if "jobs" not in tables:
             return
         state = self._cluster.state
-        for job in _modified(state.jobs, index):
+        if changes is None:  # an untracked commit: find the jobs stamped with it
+            written = _modified(state.jobs, index)
+        else:  # a tracked commit reported every job it wrote
+            written = [state.jobs[k] for k in changes.get("jobs", ()) if k in state.jobs]
+            written = [j for j in written if j.get("ModifyIndex") == index]
+        for job in written:
             self._sync(job)
         for key in [k for k in self.tracked if k not in state.jobs]:  # purged
             self._untrack(key)

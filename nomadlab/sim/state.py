@@ -126,7 +126,7 @@ class StateStore:
         self.blocked_evals: dict[str, None] = {}
         # Called as ``listener(index, tables, changes)`` on every commit, under the lock;
         # ``changes`` is {table: keys written} for a tracked commit, None for an untracked one.
-        self.listeners: list[Any] = []
+        self.listeners: list[Callable[[int, tuple[str, ...], dict[str, dict[Any, None]] | None], None]] = []
         # Keys of the tracked tables written since the last commit that named the table.
         self.touched: dict[str, dict[Any, None]] = {t: {} for t in TRACKED_TABLES}
         # Each key's place in its table (dicts keep insertion order, and a key keeps its place
