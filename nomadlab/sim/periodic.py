@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from .clock import NS_PER_S
+from .events import _modified
 
 if TYPE_CHECKING:
     from .cluster import SimCluster
@@ -74,18 +75,6 @@ def next_launch_ns(periodic: dict[str, Any], after_ns: int) -> int | None:
     if len(times) != len(specs) or not times:
         return None
     return min(times) * NS_PER_S
-
-
-def _modified(table: dict[Any, dict[str, Any]], index: int) -> list[dict[str, Any]]:
-    """The objects of ``table`` written at ``index`` (found by their ``ModifyIndex``)."""
-    values = list(table.values())
-    mods = [v.get("ModifyIndex") for v in values]
-    out: list[dict[str, Any]] = []
-    at = -1
-    for _ in range(mods.count(index)):
-        at = mods.index(index, at + 1)
-        out.append(values[at])
-    return out
 
 
 class PeriodicDispatcher:
