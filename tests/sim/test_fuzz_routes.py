@@ -44,6 +44,8 @@ NOMAD_500 = re.compile(
     r"|No such allocation on client, or allocation not eligible for GC$|Task not running$|Task not found$"
     r"|Could not find task runner for task: |task name cannot be set when restarting all tasks$"
     r"|Unknown node \"[^\"]*\"$"
+    # ACL.WhoAmI behind /v1/acl/token/self passes Authenticate's ErrTokenExpired on uncoded (nomad/auth/auth.go)
+    r"|ACL token expired$"
     # Deployment.Fail/Pause/Promote/SetAllocHealth (nomad/deployment_endpoint.go, state_store.go)
     r"|deployment not found$|can't (fail|pause|resume|promote) terminal deployment$"
     r"|can't set health of allocations for a terminal deployment$"
