@@ -79,12 +79,12 @@ class GCOperations:
                 for a in allocs:
                     self._forget_alloc(a["ID"])
                 for e in evals:
-                    del s.evals[e["ID"]]
+                    s.remove("evals", e["ID"])
                 for dep_id in [d["ID"] for d in s.deployments.values()
                                if (d["Namespace"], d["JobID"]) == key]:
-                    del s.deployments[dep_id]
+                    s.remove("deployment", dep_id)
                     counts["deployments"] += 1
-                del s.jobs[key]
+                s.remove("jobs", key)
                 s.job_versions.pop(key, None)
                 s.job_summaries.pop(key, None)
                 s.scaling_events.pop(key, None)
@@ -112,13 +112,13 @@ class GCOperations:
                     continue
                 for a in allocs:
                     self._forget_alloc(a["ID"])
-                del s.evals[ev["ID"]]
+                s.remove("evals", ev["ID"])
                 counts["evals"] += 1
                 counts["allocs"] += len(allocs)
                 tables |= {"evals", "allocs"}
             for dep in list(s.deployments.values()):
                 if dep["Status"] not in _DEPLOYMENT_ACTIVE:
-                    del s.deployments[dep["ID"]]
+                    s.remove("deployment", dep["ID"])
                     counts["deployments"] += 1
                     tables.add("deployment")
             for node in list(s.nodes.values()):
@@ -126,10 +126,10 @@ class GCOperations:
                     continue
                 if any(not alloc_terminal(a) for a in s.node_allocs(node["ID"])):
                     continue
-                del s.nodes[node["ID"]]
+                s.remove("nodes", node["ID"])
                 counts["nodes"] += 1
                 tables.add("nodes")
-            s.commit(idx, tables)
+            s.commit(idx, tables, tracked=True)
             return counts
 
     def _forget_alloc(self: SimCluster, alloc_id: str) -> None:

@@ -272,6 +272,7 @@ class StateStore:
     def delete_alloc(self, alloc_id: str) -> None:
         alloc = self.allocs.pop(alloc_id, None)
         self.ordinals["allocs"].pop(alloc_id, None)
+        self.touched["allocs"][alloc_id] = None
         if alloc is None:
             return
         self.allocs_by_job.get((alloc["Namespace"], alloc["JobID"]), {}).pop(alloc_id, None)

@@ -72,7 +72,7 @@ class VersionOperations:
                 job = self.state.jobs.get(key)
                 if job is not None and job["Version"] == version:
                     job["Stable"] = stable
-                    job["ModifyIndex"] = idx
+                    self.state.stamp("jobs", key, job, idx)
                     tables.append("jobs")
-            self.state.commit(idx, tables)
+            self.state.commit(idx, tables, tracked=True)
             return {"Index": idx}

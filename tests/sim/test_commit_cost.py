@@ -123,3 +123,40 @@ def test_a_commit_costs_the_same_at_1k_and_20k_allocations() -> None:
     small_s, big_s = _median_commit_s(pairs, rounds=41)
     # A scan of the allocation table made this 20x (7 ms against 0.35 ms): now the same work.
     assert big_s < 3 * small_s, f"one commit: {small_s * 1e3:.3f} ms at 1k, {big_s * 1e3:.3f} ms at 20k"
+
+
+
+def _gc_ready(seed: int) -> SimCluster:
+    """A cluster with stopped jobs, a down node and terminal work for GC to collect."""
+    cluster = SimCluster.default(seed=seed)
+    cluster.advance(60)
+    cluster.set_node_status(list(cluster.state.nodes)[-1], "down")
+    for key in list(cluster.state.jobs)[:2]:
+        cluster.deregister_job(*key)
+    cluster.advance(600)
+    return cluster
+
+
+def _stability_and_gc(cluster: SimCluster) -> dict[str, int]:
+    key = next(k for k, j in cluster.state.jobs.items() if not j.get("Stop"))
+    job = cluster.state.jobs[key]
+    before = job["ModifyIndex"]
+    cluster.set_job_stability(key[0], key[1], job["Version"], not job.get("Stable"))
+    assert cluster.state.jobs[key]["ModifyIndex"] > before
+    return cluster.garbage_collect()
+
+
+def test_garbage_collection_and_stability_scan_no_table(scans: list[int]) -> None:
+    cluster = _gc_ready(seed=5)
+    scans.clear()
+    counts = _stability_and_gc(cluster)
+    assert scans == [], f"untracked writes scanned tables of sizes {sorted(set(scans))}"
+    assert counts["jobs"] >= 2 and counts["allocs"] > 0, counts
+
+
+def test_garbage_collection_and_stability_reports_agree_with_a_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(EventBroker, "cross_check", True)
+    cluster = _gc_ready(seed=5)
+    before = len(cluster.state.allocs)
+    counts = _stability_and_gc(cluster)
+    assert counts["allocs"] > 0 and len(cluster.state.allocs) == before - counts["allocs"]
