@@ -88,13 +88,14 @@ def fan_out(
     failures: dict[str, FanOutFailure] = {}
     if items:
         with (
+            client._fan_out_getter() as get,
             ThreadPoolExecutor(max_workers=min(max_workers, len(items)),
                                thread_name_prefix="nomadlab-fanout") as pool,
             tqdm(total=len(items), desc=desc or "Nomad GETs", disable=not progress,
                  unit="req") as bar,
         ):
             futures = {
-                pool.submit(client.get, path, params=params, namespace=namespace,
+                pool.submit(get, path, params=params, namespace=namespace,
                             region=region): key
                 for key, path in items.items()
             }
