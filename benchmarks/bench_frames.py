@@ -165,6 +165,8 @@ class _PageBodies:
         self.http.get(_WARM_UP).raise_for_status()
 
     def _read(self, bodies: queue.Queue[bytes | BaseException | None]) -> None:
+        import httpx
+
         token = None
         try:
             while True:
@@ -173,8 +175,13 @@ class _PageBodies:
                     params["next_token"] = token
                 resp = self.http.get("/v1/allocations", params=params).raise_for_status()
                 token = resp.headers.get("x-nomad-nexttoken")
-                bodies.put(resp.content)
+                body = resp.content
+                # httpx's response <-> stream cycle would keep every page until a cyclic
+                # collection (paused while decoding): break it, as the client does
+                resp.stream = httpx.ByteStream(b"")
                 del resp
+                bodies.put(body)
+                del body
                 if not token:
                     break
         except BaseException as exc:  # handed to the reader, which raises it

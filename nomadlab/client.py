@@ -157,6 +157,22 @@ def _decode_body(response: httpx.Response, decode: Callable[[bytes], Any] | None
     return response.text
 
 
+_EMPTY_STREAM = httpx.ByteStream(b"")
+
+
+def _release(response: httpx.Response) -> None:
+    """Let a read, closed response go as soon as its caller drops it.
+
+    httpx keeps a response and its stream in a reference cycle (``Response.stream`` is a
+    ``BoundSyncStream`` that holds the response), so a dropped response, with its body, lives
+    until the next cyclic collection; the frame builders pause that collector while they
+    decode, and every page of a paged list stayed in memory until the build ended. Once the
+    body is read and the connection handed back, the stream has nothing left to give: an
+    empty one in its place breaks the cycle (``content`` is kept)."""
+    if response.is_closed and response.stream is not _EMPTY_STREAM:
+        response.stream = _EMPTY_STREAM
+
+
 def _list_params(params: Params | None, filter: str | None, per_page: int | None,
                  next_token: str | None, stale: bool) -> dict[str, ParamValue]:
     extra: dict[str, ParamValue] = dict(params or {})
@@ -519,6 +535,7 @@ class NomadClient:
     @staticmethod
     def _reply(request: httpx.Request, response: httpx.Response,
                decode: Callable[[bytes], Any] | None = None) -> Reply:
+        _release(response)
         return Reply(
             body=_decode_body(response, decode),
             meta=QueryMeta.from_headers(response.headers),
