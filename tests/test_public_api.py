@@ -40,3 +40,15 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_frames_import_leaves_the_client_out() -> None:
+    # The frames need pandas, not the HTTP stack: httpx and tenacity (with asyncio) come in
+    # when a client is made or a logs frame is read, which keeps `import nomadlab.frames`
+    # within P5's 100 ms over pandas.
+    code = (
+        "import sys, nomadlab.frames; heavy = {'httpx', 'tenacity', 'asyncio', 'nomadlab.client',"
+        " 'plotly', 'ipywidgets'}; print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from nomadlab.client import NomadClient
 from nomadlab.errors import NomadError
 
 from ._common import source_of
 from .schema import Column, Schema, register
+
+if TYPE_CHECKING:  # the client (httpx, tenacity) is imported when logs are read, not with the frames
+    from nomadlab.client import NomadClient
 
 __all__ = ["LOGS", "logs", "parse_line_time"]
 
@@ -68,6 +70,8 @@ def parse_line_time(line: str) -> int | None:
 
 
 def _client_of(source: Any) -> NomadClient:
+    from nomadlab.client import NomadClient
+
     if isinstance(source, NomadClient):
         return source
     inner = source_of(source)
