@@ -141,6 +141,7 @@ def logs(
 
     Examples
     --------
+    >>> from nomadlab import NomadClient
     >>> from nomadlab.sim import SimCluster
     >>> client = NomadClient(transport=SimCluster.default().transport())
     >>> df = logs(client, job="web", task="nginx", log_type="both")
