@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -33,22 +34,20 @@ def test_unknown_attribute_raises() -> None:
         raise AssertionError("expected AttributeError")
 
 
-def test_import_is_light() -> None:
-    code = (
-        "import sys, nomadlab; heavy = {'httpx', 'pandas', 'plotly', 'ipywidgets', 'uvicorn'};"
-        "print(sorted(heavy & set(sys.modules)))"
-    )
+def _loaded_after(module: str, heavy: set[str]) -> list[str]:
+    """Which of ``heavy`` a fresh interpreter has loaded once it imports ``module``."""
+    code = f"import sys, {module}; print(sorted({heavy!r} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    return list(ast.literal_eval(out.stdout.strip()))
+
+
+def test_import_is_light() -> None:
+    assert _loaded_after("nomadlab", {"httpx", "pandas", "plotly", "ipywidgets", "uvicorn"}) == []
 
 
 def test_frames_import_leaves_the_client_out() -> None:
     # The frames need pandas, not the HTTP stack: httpx and tenacity (with asyncio) come in
     # when a client is made or a logs frame is read, which keeps `import nomadlab.frames`
     # within P5's 100 ms over pandas.
-    code = (
-        "import sys, nomadlab.frames; heavy = {'httpx', 'tenacity', 'asyncio', 'nomadlab.client',"
-        " 'plotly', 'ipywidgets'}; print(sorted(heavy & set(sys.modules)))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    heavy = {"httpx", "tenacity", "asyncio", "nomadlab.client", "plotly", "ipywidgets"}
+    assert _loaded_after("nomadlab.frames", heavy) == []
